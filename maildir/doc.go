@@ -1,0 +1,61 @@
+// Package maildir is Postern's message store: one Dovecot-compatible
+// Maildir++ tree per account, shared by the SMTP, IMAP and POP3 front ends.
+//
+// # Layout
+//
+// The store root is <data>/mail. Account "anna@example.org" lives in
+// <root>/example.org/anna/ with cur/ new/ tmp/ for INBOX and one ".Name"
+// directory per folder (".Parent.Child" when nested, each name encoded in
+// modified UTF-7 exactly as Dovecot stores it). Front ends see folder
+// names in UTF-8 with "/" as the hierarchy delimiter and "INBOX" for the
+// inbox. Per folder, beside cur/new/tmp: dovecot-uidlist (v3, guarded by
+// the dotlock dovecot-uidlist.lock), dovecot-keywords, and Postern's own
+// header cache. Per account: subscriptions, maildirsize (Maildir++ quota).
+//
+// # API used by the front ends (the contract)
+//
+//	Open(root string, opts Options) (*Store, error)
+//	(*Store).Close() error
+//	(*Store).Account(user string) (*Account, error)       // user = "local@domain", normalised by accounts; creates the default folders on first use
+//	(*Store).Deliver(ctx, msg io.Reader, to []Target) ([]error, error)
+//	        // one message to many accounts; write once to tmp/, fsync, hard-link
+//	        // into each target's new/, fsync dirs (group commit), assign UIDs,
+//	        // publish EventNew. Per-target errors in the slice (ErrOverQuota ...),
+//	        // a global error if nothing could be written. Returns only when durable.
+//
+//	(*Account).Folders() ([]FolderInfo, error)            // Name, SpecialUse (imap.MailboxAttr* string such as `\Sent`), Subscribed
+//	(*Account).CreateFolder(name, specialUse string) error
+//	(*Account).DeleteFolder(name string) error
+//	(*Account).RenameFolder(old, new string) error        // renaming INBOX moves its messages into the new folder
+//	(*Account).Subscribe(name string, on bool) error
+//	(*Account).Folder(name string) (*Folder, error)       // the one shared *Folder for that name in this process
+//	(*Account).Usage() (bytes, messages int64)
+//
+//	(*Folder).Name() string
+//	(*Folder).UIDValidity() uint32
+//	(*Folder).Subscribe(fn func(Event)) (snapshot []Message, uidNext uint32, cancel func())
+//	        // atomically: the current messages sorted by UID, and fn called for every
+//	        // later change in order. fn runs with the folder locked: it must not block
+//	        // and must not call back into the Folder.
+//	(*Folder).Messages() ([]Message, uidNext uint32, err error)
+//	(*Folder).Append(r io.Reader, flags []string, date time.Time, source any) (Message, error)
+//	(*Folder).Open(uid uint32) (io.ReadCloser, Message, error)   // content with CRLF line ends; Message.Size bytes exactly
+//	(*Folder).Header(uid uint32) ([]byte, error)                // header block incl. the blank line, CRLF, from the cache
+//	(*Folder).SetFlags(uids []uint32, op FlagOp, flags []string, source any) ([]Message, error)
+//	(*Folder).Copy(uids []uint32, dest *Folder) (src, dst []uint32, err error)
+//	(*Folder).Move(uids []uint32, dest *Folder, source any) (src, dst []uint32, err error)
+//	(*Folder).Expunge(uids []uint32, source any) (expunged []uint32, err error)
+//	(*Folder).Status() (Status, error)                     // Messages, Recent, Unseen, Deleted, UIDNext, UIDValidity, Size
+//	(*Folder).Rescan() error                               // pick up changes by other processes (also done by a watcher)
+//
+// Flags are IMAP strings: system flags `\Seen` `\Answered` `\Flagged`
+// `\Deleted` `\Draft` (letters S R F T D in the ":2," suffix) and keywords
+// (any other atom, stored through dovecot-keywords). Message.Size is the
+// RFC822.SIZE: octets with CRLF line ends. Message.Date is the internal date.
+//
+// Errors are typed so front ends map them to replies in one place:
+// ErrNotFound, ErrExists, ErrBadName, ErrOverQuota, ErrNoSpace (disk full),
+// tested with errors.Is.
+//
+// Every durable write goes through package postern/maildir/durable.
+package maildir
