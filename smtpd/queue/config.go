@@ -1,0 +1,172 @@
+package queue
+
+import "time"
+
+// Config is the [queue] section of Postern's configuration.
+type Config struct {
+	// Hostname is the name sent in EHLO and used in Message-IDs and
+	// bounces. It should match the server's PTR record.
+	Hostname string `toml:"hostname"`
+	// Resolver is the "host:port" of the DNS server used for MX and
+	// address lookups; "" uses the system resolver.
+	Resolver string `toml:"resolver"`
+	// MXPort is the TCP port MX hosts are contacted on (25, RFC 5321
+	// section 4.5.4); only tests change it.
+	MXPort int `toml:"mx_port"`
+	// Lifetime is how long a temporarily failing recipient is retried
+	// before the message bounces (RFC 5321 section 4.5.4.1 suggests at
+	// least 4-5 days).
+	Lifetime Duration `toml:"lifetime"`
+	// Retry is the list of waits between attempts; the last one repeats.
+	Retry []Duration `toml:"retry"`
+	// Workers is how many messages are delivered at the same time.
+	Workers int `toml:"workers"`
+	// ConnectTimeout bounds each TCP connection attempt.
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	// CommandTimeout bounds the greeting and each command's reply (RFC
+	// 5321 section 4.5.3.2 recommends 5 minutes).
+	CommandTimeout Duration `toml:"command_timeout"`
+	// DataTimeout bounds the reply to the end of the message data (RFC
+	// 5321 section 4.5.3.2.6: 10 minutes).
+	DataTimeout Duration `toml:"data_timeout"`
+	// RequireTLS refuses to deliver to an MX without STARTTLS (no
+	// plaintext fallback). Certificates of MX hosts are still not
+	// verified: without MTA-STS or DANE there is nothing to verify against.
+	RequireTLS bool `toml:"require_tls"`
+	// MaxMessageBytes is the largest message Enqueue accepts.
+	MaxMessageBytes int64 `toml:"max_message_bytes"`
+	// Smarthost, when Address is set, relays mail through an upstream
+	// server instead of delivering by MX.
+	Smarthost Smarthost `toml:"smarthost"`
+}
+
+// Smarthost is an upstream relay (often required on VPS providers that
+// block outbound port 25). TLS is always required toward it: STARTTLS on
+// a plain port (587), or implicit TLS (465), and its certificate is
+// verified.
+type Smarthost struct {
+	// Address is "host:port" of the relay, such as "smtp.example.net:587".
+	Address string `toml:"address"`
+	// ImplicitTLS connects with TLS from the first byte (port 465)
+	// instead of STARTTLS.
+	ImplicitTLS bool `toml:"implicit_tls"`
+	// Username and Password are the AUTH PLAIN/LOGIN credentials; empty
+	// means no AUTH.
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+	// Domains limits the relay to these recipient domains; empty means
+	// all mail goes through the relay.
+	Domains []string `toml:"domains"`
+	// CAFile is a PEM bundle to verify the relay's certificate with
+	// instead of the system roots.
+	CAFile string `toml:"ca_file"`
+}
+
+// Duration is a time.Duration that reads and writes as a string such as
+// "5m" or "120h" in TOML and JSON.
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText formats the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Defaults, named so the documentation can cite them.
+const (
+	// DefaultMXPort is the SMTP port (RFC 5321 section 4.5.4).
+	DefaultMXPort = 25
+	// DefaultLifetime is how long a message is retried (5 days, RFC
+	// 5321 section 4.5.4.1).
+	DefaultLifetime = 5 * 24 * time.Hour
+	// DefaultWorkers is the number of concurrent deliveries.
+	DefaultWorkers = 16
+	// DefaultConnectTimeout bounds one TCP connect.
+	DefaultConnectTimeout = 30 * time.Second
+	// DefaultCommandTimeout is RFC 5321 section 4.5.3.2's 5 minutes.
+	DefaultCommandTimeout = 5 * time.Minute
+	// DefaultDataTimeout is RFC 5321 section 4.5.3.2.6's 10 minutes.
+	DefaultDataTimeout = 10 * time.Minute
+	// DefaultMaxMessageBytes is the largest message accepted (50 MiB).
+	DefaultMaxMessageBytes = 50 << 20
+	// ControlPoll is how often the queue looks for operator requests.
+	ControlPoll = time.Second
+	// maxHeaderBytesInDSN bounds the original header block quoted in a
+	// bounce.
+	maxHeaderBytesInDSN = 64 << 10
+)
+
+// DefaultRetry is the wait before each retry: about 1, 5, 15, 30 minutes,
+// then hourly.
+var defaultRetry = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour}
+
+// DefaultConfig returns the configuration used for every key the operator
+// leaves out.
+func DefaultConfig() Config {
+	c := Config{
+		MXPort:          DefaultMXPort,
+		Lifetime:        Duration(DefaultLifetime),
+		Workers:         DefaultWorkers,
+		ConnectTimeout:  Duration(DefaultConnectTimeout),
+		CommandTimeout:  Duration(DefaultCommandTimeout),
+		DataTimeout:     Duration(DefaultDataTimeout),
+		MaxMessageBytes: DefaultMaxMessageBytes,
+	}
+	for _, d := range defaultRetry {
+		c.Retry = append(c.Retry, Duration(d))
+	}
+	return c
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Hostname == "" {
+		c.Hostname = "localhost"
+	}
+	if c.MXPort == 0 {
+		c.MXPort = d.MXPort
+	}
+	if c.Lifetime == 0 {
+		c.Lifetime = d.Lifetime
+	}
+	if len(c.Retry) == 0 {
+		c.Retry = d.Retry
+	}
+	if c.Workers <= 0 {
+		c.Workers = d.Workers
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = d.ConnectTimeout
+	}
+	if c.CommandTimeout == 0 {
+		c.CommandTimeout = d.CommandTimeout
+	}
+	if c.DataTimeout == 0 {
+		c.DataTimeout = d.DataTimeout
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = d.MaxMessageBytes
+	}
+	return c
+}
+
+// retryAfter is the wait after the n-th failed attempt (n starts at 1).
+func (c Config) retryAfter(n int) time.Duration {
+	if n < 1 {
+		n = 1
+	}
+	if n > len(c.Retry) {
+		n = len(c.Retry)
+	}
+	return time.Duration(c.Retry[n-1])
+}
+
+func (d Duration) d() time.Duration { return time.Duration(d) }
