@@ -115,7 +115,9 @@ func (q *Queue) deliverTo(ctx context.Context, log *slog.Logger, t target, env *
 
 	if t.smarthost && q.cfg.Smarthost.Username != "" {
 		if err := q.auth(c); err != nil {
-			return nil, replyError("AUTH", err)
+			he := replyError("AUTH", err)
+			he.perm = false // wrong credentials: retry after the operator fixes them
+			return nil, he
 		}
 	}
 	if env.UTF8 {
@@ -127,7 +129,14 @@ func (q *Queue) deliverTo(ctx context.Context, log *slog.Logger, t target, env *
 		return nil, &hostError{perm: true, status: "5.3.4", text: fmt.Sprintf("message of %d bytes exceeds %s's limit of %d", env.Size, t.host, max)}
 	}
 	if err := c.Mail(env.From, &smtp.MailOptions{Size: env.Size, UTF8: env.UTF8}); err != nil {
-		return nil, replyError("MAIL FROM", err)
+		he := replyError("MAIL FROM", err)
+		if t.smarthost {
+			// A relay refusing us is our configuration problem
+			// (credentials, sender policy), not the recipient's:
+			// keep the mail and retry rather than bounce.
+			he.perm = false
+		}
+		return nil, he
 	}
 	out := make([]outcome, len(rcpts))
 	accepted := 0

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/mail"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"sort"
@@ -90,7 +91,7 @@ func presentKeys(msg []byte) []string {
 		return keys
 	}
 	for _, k := range dkimHeaderKeys[1:] {
-		if _, ok := hdr.Header[k]; ok {
+		if len(hdr.Header[textproto.CanonicalMIMEHeaderKey(k)]) > 0 {
 			keys = append(keys, k)
 		}
 	}

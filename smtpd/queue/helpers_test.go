@@ -1,0 +1,428 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+	"github.com/miekg/dns"
+)
+
+// testDNS is a real DNS server on loopback (UDP and TCP on one port)
+// answering from a table of records.
+type testDNS struct {
+	addr string
+	mu   sync.Mutex
+	rrs  map[string][]dns.RR // key: lower-case FQDN + "/" + type
+}
+
+func newTestDNS(t *testing.T) *testDNS {
+	t.Helper()
+	d := &testDNS{rrs: map[string][]dns.RR{}}
+	var udp net.PacketConn
+	var tcp net.Listener
+	for i := 0; ; i++ {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", u.LocalAddr().String())
+		if err == nil {
+			udp, tcp = u, l
+			break
+		}
+		u.Close()
+		if i > 20 {
+			t.Fatal(err)
+		}
+	}
+	d.addr = udp.LocalAddr().String()
+	h := dns.HandlerFunc(d.serve)
+	su := &dns.Server{PacketConn: udp, Handler: h}
+	st := &dns.Server{Listener: tcp, Handler: h}
+	go su.ActivateAndServe()
+	go st.ActivateAndServe()
+	t.Cleanup(func() { su.Shutdown(); st.Shutdown() })
+	return d
+}
+
+// add adds records in zone-file syntax, such as "a.test. MX 10 mx.a.test.".
+func (d *testDNS) add(t *testing.T, lines ...string) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, l := range lines {
+		rr, err := dns.NewRR(l)
+		if err != nil {
+			t.Fatalf("bad record %q: %v", l, err)
+		}
+		rr.Header().Ttl = 1
+		k := strings.ToLower(rr.Header().Name) + "/" + dns.TypeToString[rr.Header().Rrtype]
+		d.rrs[k] = append(d.rrs[k], rr)
+	}
+}
+
+func (d *testDNS) serve(w dns.ResponseWriter, req *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetReply(req)
+	m.Authoritative = true
+	d.mu.Lock()
+	for _, q := range req.Question {
+		name := strings.ToLower(q.Name)
+		m.Answer = append(m.Answer, d.rrs[name+"/"+dns.TypeToString[q.Qtype]]...)
+		known := false
+		for k := range d.rrs {
+			if strings.HasPrefix(k, name+"/") {
+				known = true
+			}
+		}
+		if !known {
+			m.Rcode = dns.RcodeNameError
+		}
+	}
+	d.mu.Unlock()
+	w.WriteMsg(m)
+}
+
+// lookupTXT resolves TXT records through the test DNS, for the DKIM
+// verifier.
+func (d *testDNS) lookupTXT(name string) ([]string, error) {
+	return newResolver(d.addr).r.LookupTXT(context.Background(), name)
+}
+
+// received is one message a test receiver accepted.
+type received struct {
+	helo  string
+	tls   bool
+	from  string
+	rcpts []string
+	data  []byte
+}
+
+// receiver is a scripted SMTP server built on go-smtp. Its hooks decide
+// the reply to each RCPT and to the end of data.
+type receiver struct {
+	srv  *smtp.Server
+	addr string
+
+	mu       sync.Mutex
+	got      []received
+	rcptHook func(to string, attempt int) error // nil: accept
+	dataHook func(attempt int) error            // nil: accept
+	attempts map[string]int
+	datas    int
+	user     string // when set, AUTH PLAIN with user/pass is required
+	pass     string
+}
+
+func newReceiver(t *testing.T, addr string, withTLS bool, configure func(*receiver)) *receiver {
+	t.Helper()
+	r := &receiver{attempts: map[string]int{}}
+	if configure != nil {
+		configure(r)
+	}
+	r.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &recvSession{r: r, c: c}, nil
+	}))
+	r.srv.Domain = "mx.test"
+	r.srv.ReadTimeout, r.srv.WriteTimeout = 10*time.Second, 10*time.Second
+	r.srv.MaxMessageBytes = 10 << 20
+	r.srv.AllowInsecureAuth = false
+	if withTLS {
+		r.srv.TLSConfig = testTLSConfig(t)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addr = l.Addr().String()
+	go r.srv.Serve(l)
+	t.Cleanup(func() { r.srv.Close() })
+	return r
+}
+
+func (r *receiver) messages() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.got...)
+}
+
+type recvSession struct {
+	r      *receiver
+	c      *smtp.Conn
+	authed bool
+	from   string
+	rcpts  []string
+}
+
+func (s *recvSession) AuthMechanisms() []string {
+	if s.r.user == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (s *recvSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != s.r.user || pass != s.r.pass {
+			return smtp.ErrAuthFailed
+		}
+		s.authed = true
+		return nil
+	}), nil
+}
+
+func (s *recvSession) Mail(from string, _ *smtp.MailOptions) error {
+	if s.r.user != "" && !s.authed {
+		return smtp.ErrAuthRequired
+	}
+	s.from = from
+	return nil
+}
+
+func (s *recvSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.r.mu.Lock()
+	s.r.attempts[to]++
+	n, hook := s.r.attempts[to], s.r.rcptHook
+	s.r.mu.Unlock()
+	if hook != nil {
+		if err := hook(to, n); err != nil {
+			return err
+		}
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+func (s *recvSession) Data(rd io.Reader) error {
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		return err
+	}
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	s.r.datas++
+	if s.r.dataHook != nil {
+		if err := s.r.dataHook(s.r.datas); err != nil {
+			return err
+		}
+	}
+	_, isTLS := s.c.TLSConnectionState()
+	s.r.got = append(s.r.got, received{helo: s.c.Hostname(), tls: isTLS, from: s.from, rcpts: s.rcpts, data: b})
+	return nil
+}
+
+func (s *recvSession) Reset()        { s.from, s.rcpts = "", nil }
+func (s *recvSession) Logout() error { return nil }
+
+// blackhole accepts TCP connections on addr and never says anything.
+func blackhole(t *testing.T, addr string) {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+}
+
+// selfSigned returns a fresh certificate and key for "mx.test" and
+// 127.0.0.1, PEM encoded.
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "mx.test"},
+		DNSNames:              []string{"mx.test", "relay.test", "localhost"},
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+}
+
+func testTLSConfig(t *testing.T) *tls.Config {
+	c, k := selfSigned(t)
+	cert, err := tls.X509KeyPair(c, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}
+}
+
+// inbox is a Local that keeps the messages delivered to each user in
+// memory. Users are the addresses of localDomain.
+type inbox struct {
+	localDomain string
+	mu          sync.Mutex
+	msgs        map[string][][]byte
+}
+
+func (b *inbox) LocalUser(addr string) (string, bool) {
+	if strings.HasSuffix(strings.ToLower(addr), "@"+b.localDomain) {
+		return strings.ToLower(addr), true
+	}
+	return "", false
+}
+
+func (b *inbox) DeliverLocal(_ context.Context, user string, msg io.Reader) error {
+	data, err := io.ReadAll(msg)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.msgs == nil {
+		b.msgs = map[string][][]byte{}
+	}
+	b.msgs[user] = append(b.msgs[user], data)
+	return nil
+}
+
+func (b *inbox) of(user string) [][]byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([][]byte(nil), b.msgs[user]...)
+}
+
+// testQueue opens a queue in a fresh data directory with fast retries,
+// pointed at the test DNS and the receiver's port, and runs it until the
+// test ends.
+func testQueue(t *testing.T, dataDir string, d *testDNS, port string, local Local, edit func(*Config)) *Queue {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Hostname = "out.sender.test"
+	cfg.Resolver = d.addr
+	p, _ := net.LookupPort("tcp", port)
+	cfg.MXPort = p
+	cfg.Retry = []Duration{Duration(50 * time.Millisecond)}
+	cfg.CommandTimeout = Duration(5 * time.Second)
+	cfg.ConnectTimeout = Duration(5 * time.Second)
+	if edit != nil {
+		edit(&cfg)
+	}
+	q, err := Open(dataDir, cfg, Options{Logger: testLogger(t), Local: local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { q.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return q
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("POSTERN_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// waitFor polls cond for up to 20 s (a generous bound; only failures wait
+// that long).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// queueEmpty reports whether the data directory's queue holds no message.
+func queueEmpty(dataDir string) bool {
+	m, _ := filepath.Glob(filepath.Join(dataDir, "queue", "*.json"))
+	n, _ := filepath.Glob(filepath.Join(dataDir, "queue", "*.msg"))
+	return len(m) == 0 && len(n) == 0
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+func testMessage(from, to, subject string) string {
+	return "From: <" + from + ">\r\nTo: <" + to + ">\r\nSubject: " + subject +
+		"\r\nDate: Sat, 28 Nov 2026 12:00:00 +0000\r\nMessage-ID: <" + subject + "@sender.test>\r\n\r\nHello.\r\n"
+}
+
+func enqueue(t *testing.T, q *Queue, from string, rcpts []string, msg string) string {
+	t.Helper()
+	id, err := q.Enqueue(context.Background(), from, rcpts, strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+var errTemp = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Try again later"}
+var errNoUser = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+
+var _ = errors.New
+var _ = bytes.Contains
+
+func tlsPair(certPEM, keyPEM []byte) (*tls.Config, error) {
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{c}}, nil
+}
