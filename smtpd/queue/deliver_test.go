@@ -22,7 +22,7 @@ func TestDeliverToMXSignedOverTLS(t *testing.T) {
 	data := t.TempDir()
 	d := newTestDNS(t)
 	rcv := newReceiver(t, "127.0.0.1:0", true, nil)
-	name, txt, err := GenerateDKIMKey(data, "sender.test", "s1", "rsa")
+	_, name, txt, err := GenerateDKIMKey(data, "sender.test", "s1", "rsa")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestDKIMDualSignature(t *testing.T) {
 	data := t.TempDir()
 	d := newTestDNS(t)
 	for _, k := range []struct{ sel, algo string }{{"r1", "rsa"}, {"e1", "ed25519"}} {
-		name, txt, err := GenerateDKIMKey(data, "sender.test", k.sel, k.algo)
+		_, name, txt, err := GenerateDKIMKey(data, "sender.test", k.sel, k.algo)
 		if err != nil {
 			t.Fatal(err)
 		}

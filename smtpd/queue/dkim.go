@@ -180,14 +180,14 @@ func ParsePrivateKey(b []byte) (crypto.Signer, error) {
 // GenerateDKIMKey creates a key ("rsa" of RSAKeyBits, or "ed25519") for
 // domain and selector, writes it to <dataDir>/dkim/<domain>/<selector>.key
 // (PEM, mode 0600; an existing key is never overwritten) and returns the
-// DNS name and TXT record value to publish.
-func GenerateDKIMKey(dataDir, domain, selector, algo string) (name, txt string, err error) {
+// key file's path, and the DNS name and TXT record value to publish.
+func GenerateDKIMKey(dataDir, domain, selector, algo string) (keyPath, name, txt string, err error) {
 	if !validLabel(selector) {
-		return "", "", fmt.Errorf("bad selector %q", selector)
+		return "", "", "", fmt.Errorf("bad selector %q", selector)
 	}
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
 	if d := domainOf("x@" + domain); d == "" || strings.ContainsAny(d, "/\\ ") || strings.HasPrefix(d, ".") {
-		return "", "", fmt.Errorf("bad domain %q", domain)
+		return "", "", "", fmt.Errorf("bad domain %q", domain)
 	} else {
 		domain = d
 	}
@@ -198,38 +198,38 @@ func GenerateDKIMKey(dataDir, domain, selector, algo string) (name, txt string, 
 	case "", "rsa":
 		key, err := rsa.GenerateKey(rand.Reader, RSAKeyBits)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		signer, k = key, "rsa"
 		pub, err = x509.MarshalPKIXPublicKey(&key.PublicKey)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 	case "ed25519":
 		p, key, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		signer, k, pub = key, "ed25519", p // RFC 8463: the raw 32-byte key
 	default:
-		return "", "", fmt.Errorf("unknown algorithm %q (rsa or ed25519)", algo)
+		return "", "", "", fmt.Errorf("unknown algorithm %q (rsa or ed25519)", algo)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(signer)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	dir := filepath.Join(dataDir, "dkim", domain)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", "", fmt.Errorf("create %s: %w", dir, err)
+		return "", "", "", fmt.Errorf("create %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, selector+".key")
 	if _, err := os.Stat(path); err == nil {
-		return "", "", fmt.Errorf("%s exists; choose another selector", path)
+		return "", "", "", fmt.Errorf("%s exists; choose another selector", path)
 	}
 	if err := durable.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	return selector + "._domainkey." + domain, "v=DKIM1; k=" + k + "; p=" + base64.StdEncoding.EncodeToString(pub), nil
+	return path, selector + "._domainkey." + domain, "v=DKIM1; k=" + k + "; p=" + base64.StdEncoding.EncodeToString(pub), nil
 }
 
 // QuoteTXT splits a TXT value into quoted character-strings of at most
