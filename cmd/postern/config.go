@@ -33,7 +33,6 @@ type Config struct {
 	Accounts AccountsConfig `toml:"accounts"`
 	// Log configures the process log.
 	Log LogConfig `toml:"log"`
-
 }
 
 // ListenConfig holds the address ("host:port") of every listener. An empty
@@ -106,6 +105,8 @@ type LogConfig struct {
 
 // Defaults that do not come from an RFC.
 const (
+	// defaultConfigPath is where commands look without -config.
+	defaultConfigPath         = "/etc/postern/postern.toml"
 	defaultDataDir            = "/var/lib/postern"
 	defaultUser               = "postern"
 	defaultShutdownTimeout    = 30 * time.Second
@@ -138,7 +139,7 @@ func defaultConfig() Config {
 			Mode:               "acme",
 			RenewCheckInterval: defaultRenewCheckInterval,
 		},
-		Log:  LogConfig{Format: "text", Level: "info"},
+		Log: LogConfig{Format: "text", Level: "info"},
 	}
 }
 
