@@ -3,6 +3,8 @@ package queue
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -422,5 +424,40 @@ func TestEnqueueTooLarge(t *testing.T) {
 	_, err = q.Enqueue(context.Background(), "a@b.test", []string{"c@d.test"}, strings.NewReader("Subject: way too long\r\n\r\n"))
 	if err != smtp.ErrDataTooLarge {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// STARTTLS is offered but the handshake fails: opportunistic delivery
+// falls back to plaintext on a new connection; with require_tls the
+// recipient is deferred instead.
+func TestBrokenSTARTTLS(t *testing.T) {
+	t.Parallel()
+	for _, requireTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "opportunistic", true: "required"}[requireTLS], func(t *testing.T) {
+			t.Parallel()
+			data := t.TempDir()
+			d := newTestDNS(t)
+			rcv := newReceiver(t, "127.0.0.1:0", false, nil)
+			rcv.srv.TLSConfig = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return nil, errors.New("no certificate today")
+			}}
+			d.add(t, "a.test. MX 10 mx.a.test.", "mx.a.test. A 127.0.0.1")
+			q := testQueue(t, data, d, portOf(rcv.addr), nil, func(c *Config) { c.RequireTLS = requireTLS })
+			enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "tls"))
+			if !requireTLS {
+				waitFor(t, "plaintext delivery", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
+				if rcv.messages()[0].tls {
+					t.Fatal("TLS reported")
+				}
+				return
+			}
+			waitFor(t, "deferral", func() bool {
+				l, _ := List(data)
+				return len(l) == 1 && l[0].Rcpts[0].State == StateDeferred && strings.Contains(l[0].Rcpts[0].LastError, "TLS is required")
+			})
+			if len(rcv.messages()) != 0 {
+				t.Fatal("delivered without TLS although required")
+			}
+		})
 	}
 }
