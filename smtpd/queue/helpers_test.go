@@ -35,7 +35,7 @@ type testDNS struct {
 	rrs  map[string][]dns.RR // key: lower-case FQDN + "/" + type
 }
 
-func newTestDNS(t *testing.T) *testDNS {
+func newTestDNS(t testing.TB) *testDNS {
 	t.Helper()
 	d := &testDNS{rrs: map[string][]dns.RR{}}
 	var udp net.PacketConn
@@ -66,7 +66,7 @@ func newTestDNS(t *testing.T) *testDNS {
 }
 
 // add adds records in zone-file syntax, such as "a.test. MX 10 mx.a.test.".
-func (d *testDNS) add(t *testing.T, lines ...string) {
+func (d *testDNS) add(t testing.TB, lines ...string) {
 	t.Helper()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -134,7 +134,7 @@ type receiver struct {
 	pass     string
 }
 
-func newReceiver(t *testing.T, addr string, withTLS bool, configure func(*receiver)) *receiver {
+func newReceiver(t testing.TB, addr string, withTLS bool, configure func(*receiver)) *receiver {
 	t.Helper()
 	r := &receiver{attempts: map[string]int{}}
 	if configure != nil {
@@ -235,7 +235,7 @@ func (s *recvSession) Reset()        { s.from, s.rcpts = "", nil }
 func (s *recvSession) Logout() error { return nil }
 
 // blackhole accepts TCP connections on addr and never says anything.
-func blackhole(t *testing.T, addr string) {
+func blackhole(t testing.TB, addr string) {
 	t.Helper()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -266,7 +266,7 @@ func blackhole(t *testing.T, addr string) {
 
 // selfSigned returns a fresh certificate and key for "mx.test" and
 // 127.0.0.1, PEM encoded.
-func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+func selfSigned(t testing.TB) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -296,7 +296,7 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 }
 
-func testTLSConfig(t *testing.T) *tls.Config {
+func testTLSConfig(t testing.TB) *tls.Config {
 	c, k := selfSigned(t)
 	cert, err := tls.X509KeyPair(c, k)
 	if err != nil {
@@ -343,7 +343,7 @@ func (b *inbox) of(user string) [][]byte {
 // testQueue opens a queue in a fresh data directory with fast retries,
 // pointed at the test DNS and the receiver's port, and runs it until the
 // test ends.
-func testQueue(t *testing.T, dataDir string, d *testDNS, port string, local Local, edit func(*Config)) *Queue {
+func testQueue(t testing.TB, dataDir string, d *testDNS, port string, local Local, edit func(*Config)) *Queue {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Hostname = "out.sender.test"
@@ -367,7 +367,7 @@ func testQueue(t *testing.T, dataDir string, d *testDNS, port string, local Loca
 	return q
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("POSTERN_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -376,7 +376,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // waitFor polls cond for up to 20 s (a generous bound; only failures wait
 // that long).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -404,7 +404,7 @@ func testMessage(from, to, subject string) string {
 		"\r\nDate: Sat, 28 Nov 2026 12:00:00 +0000\r\nMessage-ID: <" + subject + "@sender.test>\r\n\r\nHello.\r\n"
 }
 
-func enqueue(t *testing.T, q *Queue, from string, rcpts []string, msg string) string {
+func enqueue(t testing.TB, q *Queue, from string, rcpts []string, msg string) string {
 	t.Helper()
 	id, err := q.Enqueue(context.Background(), from, rcpts, strings.NewReader(msg))
 	if err != nil {

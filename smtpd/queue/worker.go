@@ -63,7 +63,11 @@ func (q *Queue) process(ctx context.Context, e entry) {
 		}
 		changed = true
 	}
-	if changed {
+	_, unfinished := env.next()
+	// A message that is finished and owes no bounce is removed without
+	// recording its final state: a crash before the removal redelivers,
+	// exactly as a crash before the recording would.
+	if changed && (unfinished || env.needsBounce()) {
 		if err := saveEnvelope(q.dir, env); err != nil {
 			log.Error("cannot record delivery state", "err", err)
 			q.schedule(entry{at: time.Now().Add(q.cfg.retryAfter(1)), id: env.ID})
@@ -109,7 +113,7 @@ func (q *Queue) finish(ctx context.Context, log *slog.Logger, env *Envelope) {
 			failed = append(failed, r)
 		}
 	}
-	if len(failed) > 0 && env.From != "" && !env.Bounced {
+	if env.needsBounce() {
 		if err := q.bounce(ctx, env, failed); err != nil {
 			log.Error("cannot return bounce; will retry", "err", err)
 			q.schedule(entry{at: time.Now().Add(q.cfg.retryAfter(1)), id: env.ID})
@@ -125,4 +129,18 @@ func (q *Queue) finish(ctx context.Context, log *slog.Logger, env *Envelope) {
 		return
 	}
 	log.Info("done", "failed", len(failed), "rcpts", len(env.Rcpts))
+}
+
+// needsBounce reports whether some recipient failed and no bounce was sent
+// yet; a message with the null sender never gets one.
+func (e *Envelope) needsBounce() bool {
+	if e.From == "" || e.Bounced {
+		return false
+	}
+	for _, r := range e.Rcpts {
+		if r.State == StateFailed {
+			return true
+		}
+	}
+	return false
 }
