@@ -71,13 +71,18 @@ func (q *Queue) control(ctx context.Context) {
 			continue
 		}
 		done := true
+		_, id, _ := strings.Cut(name, "-")
+		if name != "flush" && !validID(id) {
+			os.Remove(filepath.Join(dir, name))
+			continue
+		}
 		switch {
 		case name == "flush":
 			q.flushAll()
 		case strings.HasPrefix(name, "flush-"):
-			q.schedule(entry{at: time.Now(), id: strings.TrimPrefix(name, "flush-"), force: true})
+			q.schedule(entry{at: time.Now(), id: id, force: true})
 		case strings.HasPrefix(name, "drop-"):
-			done = q.drop(ctx, strings.TrimPrefix(name, "drop-"))
+			done = q.drop(ctx, id)
 		}
 		if done {
 			os.Remove(filepath.Join(dir, name))

@@ -103,7 +103,7 @@ func enhanced(se *smtp.SMTPError) string {
 // outcomes once the server answered the transaction, or a *hostError when
 // the session failed before that.
 func (q *Queue) deliverTo(ctx context.Context, log *slog.Logger, t target, env *Envelope, rcpts []*Recipient) ([]outcome, error) {
-	c, tlsInfo, err := q.connect(ctx, t)
+	c, conn, tlsInfo, err := q.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +165,10 @@ func (q *Queue) deliverTo(ctx context.Context, log *slog.Logger, t target, env *
 	if err != nil {
 		return nil, replyError("DATA", err)
 	}
+	// go-smtp sets no deadline while the body is written: bound it here
+	// (RFC 5321 section 4.5.3.2.5, 3 minutes per data block, is per write;
+	// the whole transfer gets the data timeout).
+	conn.SetDeadline(time.Now().Add(q.cfg.DataTimeout.d()))
 	if _, err := io.Copy(w, f); err != nil {
 		return nil, replyError("message data", err)
 	}
@@ -210,55 +214,57 @@ func (q *Queue) auth(c *smtp.Client) error {
 // description of the TLS state for the log. Opportunistic STARTTLS that
 // fails is retried in plaintext on a new connection unless policy
 // requires TLS.
-func (q *Queue) connect(ctx context.Context, t target) (*smtp.Client, string, error) {
+func (q *Queue) connect(ctx context.Context, t target) (*smtp.Client, net.Conn, string, error) {
 	requireTLS := t.smarthost || q.cfg.RequireTLS
 	conn, err := q.dial(ctx, t)
 	if err != nil {
-		return nil, "", &hostError{status: "4.4.1", text: fmt.Sprintf("connect to %s: %v", t.addr, err)}
+		return nil, nil, "", &hostError{status: "4.4.1", text: fmt.Sprintf("connect to %s: %v", t.addr, err)}
 	}
 	cfg, verified := q.tlsConfig(t)
 	var c *smtp.Client
+	var cc net.Conn // what c talks over, for deadlines
 	info := "none"
 	if t.implicitTLS {
 		tc := tls.Client(conn, cfg)
 		if err := q.handshake(ctx, tc); err != nil {
 			conn.Close()
-			return nil, "", &hostError{status: "4.7.5", text: fmt.Sprintf("TLS with %s: %v", t.addr, err)}
+			return nil, nil, "", &hostError{status: "4.7.5", text: fmt.Sprintf("TLS with %s: %v", t.addr, err)}
 		}
-		c = smtp.NewClient(tc)
+		cc = tc
 		info = tlsDescription(tc, *verified)
 	} else {
 		sc, greeting, tlsOK, err := q.startTLS(ctx, conn, cfg)
 		switch {
 		case err != nil:
 			conn.Close()
-			return nil, "", err
+			return nil, nil, "", err
 		case tlsOK:
-			c = smtp.NewClient(withGreeting(sc, greeting))
+			cc = withGreeting(sc, greeting)
 			info = tlsDescription(sc.(*tls.Conn), *verified)
 		case requireTLS:
 			conn.Close()
-			return nil, "", &hostError{status: "4.7.5", text: fmt.Sprintf("%s offers no usable STARTTLS and TLS is required", t.addr)}
+			return nil, nil, "", &hostError{status: "4.7.5", text: fmt.Sprintf("%s offers no usable STARTTLS and TLS is required", t.addr)}
 		case sc != nil:
-			c = smtp.NewClient(withGreeting(sc, greeting)) // STARTTLS not offered: same connection
+			cc = withGreeting(sc, greeting) // STARTTLS not offered: same connection
 		default:
 			// STARTTLS offered but failed: a new plaintext connection.
 			conn.Close()
 			conn2, err := q.dial(ctx, t)
 			if err != nil {
-				return nil, "", &hostError{status: "4.4.1", text: fmt.Sprintf("connect to %s: %v", t.addr, err)}
+				return nil, nil, "", &hostError{status: "4.4.1", text: fmt.Sprintf("connect to %s: %v", t.addr, err)}
 			}
-			c = smtp.NewClient(conn2)
+			cc = conn2
 			info = "failed, plaintext"
 		}
 	}
+	c = smtp.NewClient(cc)
 	c.CommandTimeout = q.cfg.CommandTimeout.d()
 	c.SubmissionTimeout = q.cfg.DataTimeout.d()
 	if err := c.Hello(q.cfg.Hostname); err != nil {
 		c.Close()
-		return nil, "", replyError("EHLO", err)
+		return nil, nil, "", replyError("EHLO", err)
 	}
-	return c, info, nil
+	return c, cc, info, nil
 }
 
 // tlsConfig returns the TLS configuration for a target. MX certificates

@@ -46,20 +46,20 @@ type dkimKey struct {
 }
 
 // sign returns the DKIM-Signature header fields for msg, one per key of
-// the sender's domain (RSA first, then Ed25519), or nil when that domain
-// has no keys. The domain is the one of the From header, else the
-// envelope sender's.
+// the envelope sender's domain (RSA first, then Ed25519), or nil when that
+// domain has no keys or the sender is null. The submission server has
+// checked that the user may send as the envelope sender, so signing for
+// its domain (and not for whatever the From header claims) never vouches
+// for a domain the user does not own; for DMARC alignment the From
+// header normally carries the same domain.
 func (q *Queue) sign(from string, msg []byte) ([]byte, error) {
-	domain := headerFromDomain(msg)
+	if from == "" {
+		return nil, nil
+	}
+	domain := domainOf(from)
 	keys, err := loadDKIMKeys(q.dkimDir, domain)
 	if err != nil {
 		return nil, err
-	}
-	if len(keys) == 0 && from != "" {
-		domain = domainOf(from)
-		if keys, err = loadDKIMKeys(q.dkimDir, domain); err != nil {
-			return nil, err
-		}
 	}
 	var sigs []byte
 	for _, k := range keys {
@@ -96,22 +96,6 @@ func presentKeys(msg []byte) []string {
 		}
 	}
 	return keys
-}
-
-// headerFromDomain returns the domain of the From header's first address.
-func headerFromDomain(msg []byte) string {
-	m, err := mail.ReadMessage(bytes.NewReader(msg))
-	if err != nil {
-		return ""
-	}
-	v := m.Header.Get("From")
-	if a, err := mail.ParseAddress(v); err == nil {
-		return domainOf(a.Address)
-	}
-	if l, err := mail.ParseAddressList(v); err == nil && len(l) > 0 {
-		return domainOf(l[0].Address)
-	}
-	return ""
 }
 
 // loadDKIMKeys reads every <selector>.key under dir/<domain>, RSA keys
