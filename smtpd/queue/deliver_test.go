@@ -461,3 +461,28 @@ func TestBrokenSTARTTLS(t *testing.T) {
 		})
 	}
 }
+
+// SIZE and SMTPUTF8 are honoured: a message over the receiver's SIZE
+// bounces with 5.3.4 before any data is sent; a message that needs
+// SMTPUTF8 goes to a server that offers it.
+func TestSizeAndSMTPUTF8Honoured(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	d := newTestDNS(t)
+	rcv := newReceiver(t, "127.0.0.1:0", false, nil)
+	rcv.srv.MaxMessageBytes = 400
+	rcv.srv.EnableSMTPUTF8 = true
+	d.add(t, "a.test. MX 10 mx.a.test.", "mx.a.test. A 127.0.0.1")
+	box := &inbox{localDomain: "sender.test"}
+	q := testQueue(t, data, d, portOf(rcv.addr), box, nil)
+	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "big")+strings.Repeat("x", 500)+"\r\n")
+	enqueue(t, q, "anna@sender.test", []string{"jöran@a.test"}, testMessage("anna@sender.test", "jöran@a.test", "Grüße"))
+	waitFor(t, "both finished", func() bool { return queueEmpty(data) && len(box.of("anna@sender.test")) == 1 })
+	if dsn := string(box.of("anna@sender.test")[0]); !strings.Contains(dsn, "Status: 5.3.4") || !strings.Contains(dsn, "exceeds") {
+		t.Fatalf("bounce:\n%s", dsn)
+	}
+	got := rcv.messages()
+	if len(got) != 1 || got[0].rcpts[0] != "jöran@a.test" {
+		t.Fatalf("received %+v", got)
+	}
+}
