@@ -81,9 +81,18 @@ func (e *hostError) Error() string { return e.text }
 func replyError(stage string, err error) *hostError {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
-		return &hostError{perm: se.Code >= 500, status: enhanced(se), text: fmt.Sprintf("%s: %d %s", stage, se.Code, se.Message)}
+		return &hostError{perm: se.Code >= 500, status: enhanced(se), text: stage + ": " + formatReply(se)}
 	}
 	return &hostError{status: "4.4.2", text: fmt.Sprintf("%s: %v", stage, err)}
+}
+
+// formatReply renders a reply as the server sent it: "550 5.1.1 text".
+func formatReply(se *smtp.SMTPError) string {
+	c := se.EnhancedCode
+	if c != smtp.NoEnhancedCode && c != smtp.EnhancedCodeNotSet && c[0] != 0 {
+		return fmt.Sprintf("%d %d.%d.%d %s", se.Code, c[0], c[1], c[2], se.Message)
+	}
+	return fmt.Sprintf("%d %s", se.Code, se.Message)
 }
 
 // enhanced returns the reply's enhanced status code, or one derived from
@@ -146,7 +155,14 @@ func (q *Queue) deliverTo(ctx context.Context, log *slog.Logger, t target, env *
 			if !errors.As(err, &se) {
 				return nil, replyError("RCPT TO", err)
 			}
-			out[i] = outcome{perm: se.Code >= 500, status: enhanced(se), text: fmt.Sprintf("RCPT TO:<%s>: %d %s", r.Addr, se.Code, se.Message), remote: t.host}
+			o := outcome{perm: se.Code >= 500, status: enhanced(se), text: fmt.Sprintf("RCPT TO:<%s>: %s", r.Addr, formatReply(se)), remote: t.host}
+			if t.smarthost && strings.HasPrefix(o.status, "5.7.") {
+				// A relay's policy refusal (5.7.x: not authenticated,
+				// relaying denied) is our configuration, not the
+				// recipient: defer instead of bouncing.
+				o.perm = false
+			}
+			out[i] = o
 			continue
 		}
 		out[i] = outcome{ok: true, remote: t.host}
@@ -180,7 +196,7 @@ func (q *Queue) deliverTo(ctx context.Context, log *slog.Logger, t target, env *
 		}
 		for i := range out {
 			if out[i].ok {
-				out[i] = outcome{perm: se.Code >= 500, status: enhanced(se), text: fmt.Sprintf("end of data: %d %s", se.Code, se.Message), remote: t.host}
+				out[i] = outcome{perm: se.Code >= 500, status: enhanced(se), text: "end of data: " + formatReply(se), remote: t.host}
 			}
 		}
 	} else {

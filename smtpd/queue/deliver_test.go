@@ -129,7 +129,7 @@ func TestPermanentFailureBouncesToLocalSender(t *testing.T) {
 		"Action: failed",
 		"Status: 5.1.1",
 		"Remote-MTA: dns; mx.a.test",
-		"550 No such user here",
+		"550 5.1.1 No such user here",
 		"Content-Type: text/rfc822-headers",
 		"Subject: lost",
 	} {
@@ -389,7 +389,7 @@ func TestSmarthostAuth(t *testing.T) {
 			}
 			waitFor(t, "deferred with reason", func() bool {
 				l, _ := List(data)
-				return len(l) == 1 && l[0].Rcpts[0].State == StateDeferred && strings.Contains(l[0].Rcpts[0].LastError, "MAIL FROM: 502 Please authenticate first")
+				return len(l) == 1 && l[0].Rcpts[0].State == StateDeferred && strings.Contains(l[0].Rcpts[0].LastError, "MAIL FROM: 502 5.7.0 Please authenticate first")
 			})
 		})
 	}

@@ -39,11 +39,15 @@ func requireTool(t *testing.T, names ...string) string {
 // queue and data directories, accepting mail for domain into one Maildir
 // (<dir>/mail/box/) over SMTP with STARTTLS and a self-signed certificate.
 type postfix struct {
-	dir  string
-	addr string
+	dir      string
+	addr     string
+	authAddr string
 }
 
-func startPostfix(t *testing.T, domain string) *postfix {
+// With withAuth, a second listener (authAddr) demands STARTTLS and SASL
+// AUTH (through a private Dovecot auth service, user relayuser, password
+// s3cret) before it accepts any recipient.
+func startPostfix(t *testing.T, domain string, withAuth bool) *postfix {
 	t.Helper()
 	master := requireTool(t, "/usr/lib/postfix/sbin/master")
 	postfixCmd := requireTool(t, "postfix", "/usr/sbin/postfix")
@@ -83,12 +87,7 @@ func startPostfix(t *testing.T, domain string) *postfix {
 	os.WriteFile(filepath.Join(dir, "etc", "cert.pem"), certPEM, 0o644)
 	os.WriteFile(filepath.Join(dir, "etc", "key.pem"), keyPEM, 0o600)
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr, authAddr := freeAddr(t), freeAddr(t)
 
 	mainCF := fmt.Sprintf(`compatibility_level = 3.6
 queue_directory = %[1]s/spool
@@ -141,11 +140,23 @@ postlog unix-dgram n - n - 1 postlogd
 tlsmgr unix - - n 1000? 1 tlsmgr
 showq unix n - n - - showq
 `, addr)
+	if withAuth {
+		masterCF += authAddr + ` inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_sasl_type=dovecot
+  -o smtpd_sasl_path=private/auth
+  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
+`
+	}
 	os.WriteFile(filepath.Join(dir, "etc", "main.cf"), []byte(mainCF), 0o644)
 	os.WriteFile(filepath.Join(dir, "etc", "master.cf"), []byte(masterCF), 0o644)
 
 	if out, err := exec.Command(postfixCmd, "-c", filepath.Join(dir, "etc"), "check").CombinedOutput(); err != nil {
 		t.Fatalf("postfix check: %v\n%s", err, out)
+	}
+	if withAuth {
+		startDovecotAuth(t, dir, filepath.Join(dir, "spool", "private", "auth"))
 	}
 	cmd := exec.Command(master, "-c", filepath.Join(dir, "etc"), "-d")
 	cmd.Env = append(os.Environ(), "MAIL_CONFIG="+filepath.Join(dir, "etc"))
@@ -174,7 +185,66 @@ showq unix n - n - - showq
 		}
 		return err == nil
 	})
-	return &postfix{dir: dir, addr: addr}
+	return &postfix{dir: dir, addr: addr, authAddr: authAddr}
+}
+
+// freeAddr returns a 127.0.0.1 address with a port that was free a moment
+// ago (Postfix cannot be handed a listening socket).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startDovecotAuth runs a private Dovecot that serves only its auth
+// service on socket, for Postfix's SASL, with one user relayuser/s3cret.
+func startDovecotAuth(t *testing.T, dir, socket string) {
+	t.Helper()
+	dovecot := requireTool(t, "dovecot", "/usr/sbin/dovecot")
+	dd := filepath.Join(dir, "dovecot")
+	os.MkdirAll(dd, 0o755)
+	os.WriteFile(filepath.Join(dd, "passwd"), []byte("relayuser:{PLAIN}s3cret\n"), 0o644)
+	conf := fmt.Sprintf(`base_dir = %[1]s/run
+state_dir = %[1]s/state
+log_path = %[1]s/log
+protocols =
+listen = 127.0.0.1
+ssl = no
+auth_mechanisms = plain login
+disable_plaintext_auth = no
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %[1]s/passwd
+}
+userdb {
+  driver = static
+  args = uid=postfix gid=postfix home=/nonexistent
+}
+service auth {
+  unix_listener %[2]s {
+    mode = 0666
+  }
+}
+`, dd, socket)
+	os.WriteFile(filepath.Join(dd, "dovecot.conf"), []byte(conf), 0o644)
+	cmd := exec.Command(dovecot, "-c", filepath.Join(dd, "dovecot.conf"), "-F")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	waitFor(t, "dovecot auth socket", func() bool {
+		_, err := os.Stat(socket)
+		return err == nil
+	})
 }
 
 // delivered returns the messages Postfix stored.
@@ -199,7 +269,7 @@ func (p *postfix) log() string {
 // DNS.
 func TestDeliverToPostfix(t *testing.T) {
 	t.Parallel()
-	pf := startPostfix(t, "pf.test")
+	pf := startPostfix(t, "pf.test", false)
 	data := t.TempDir()
 	d := newTestDNS(t)
 	_, name, txt, err := GenerateDKIMKey(data, "sender.test", "s1", "rsa")
@@ -232,5 +302,53 @@ func TestDeliverToPostfix(t *testing.T) {
 	}
 	if !strings.Contains(pf.log(), "postfix/smtpd") {
 		t.Logf("postfix log:\n%s", pf.log())
+	}
+}
+
+// Postfix as smarthost on a submission-style port that demands AUTH:
+// with credentials the message is relayed (over verified TLS); without
+// them it stays deferred with Postfix's refusal as the reason.
+func TestSmarthostPostfixAuth(t *testing.T) {
+	t.Parallel()
+	pf := startPostfix(t, "pf.test", true)
+	for _, tc := range []struct {
+		name, user string
+	}{{"with credentials", "relayuser"}, {"without credentials", ""}} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := t.TempDir()
+			d := newTestDNS(t)
+			q := testQueue(t, data, d, "1", nil, func(c *Config) {
+				c.Smarthost = Smarthost{Address: pf.authAddr, Username: tc.user, Password: "s3cret", CAFile: filepath.Join(pf.dir, "etc", "cert.pem")}
+			})
+			enqueue(t, q, "anna@sender.test", []string{"dave@pf.test"}, testMessage("anna@sender.test", "dave@pf.test", "via-"+tc.name))
+			if tc.user != "" {
+				deadline := time.Now().Add(30 * time.Second)
+				for len(pf.delivered()) == 0 {
+					if time.Now().After(deadline) {
+						t.Fatalf("not relayed; postfix log:\n%s", pf.log())
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				waitFor(t, "queue to empty", func() bool { return queueEmpty(data) })
+				if m := pf.delivered()[0]; !bytes.Contains(m, []byte("with ESMTPSA")) {
+					t.Fatalf("no authenticated relay in Received:\n%s", m)
+				}
+				return
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				l, _ := List(data)
+				if len(l) == 1 && l[0].Rcpts[0].State == StateDeferred && strings.Contains(l[0].Rcpts[0].LastError, "554 5.7.1") {
+					break
+				}
+				if time.Now().After(deadline) {
+					if len(l) == 1 {
+						t.Logf("recipient: %+v", *l[0].Rcpts[0])
+					}
+					t.Fatalf("not deferred with Postfix's reason (%d queued)", len(l))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
 	}
 }
