@@ -98,6 +98,9 @@ const (
 	DefaultMaxMessageBytes = 50 << 20
 	// ControlPoll is how often the queue looks for operator requests.
 	ControlPoll = time.Second
+	// bounceGrace is how long past the lifetime a bounce that cannot be
+	// handed on (say, the sender's mailbox is over quota) is retried.
+	bounceGrace = 24 * time.Hour
 	// maxHeaderBytesInDSN bounds the original header block quoted in a
 	// bounce.
 	maxHeaderBytesInDSN = 64 << 10

@@ -119,7 +119,7 @@ func (q *Queue) deliverTo(ctx context.Context, log *slog.Logger, t target, env *
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	log = log.With("host", t.host, "tls", tlsInfo)
+	log = log.With("remote", t.addr, "host", t.host, "tls", tlsInfo)
 	log.Info("connected")
 
 	if t.smarthost && q.cfg.Smarthost.Username != "" {

@@ -84,3 +84,27 @@ func FuzzReadMessage(f *testing.F) {
 		}
 	})
 }
+
+func TestValidPath(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		addr string
+		null bool
+		want bool
+	}{
+		{"a@b.test", false, true},
+		{"jöran@bücher.test", false, true},
+		{"", true, true},
+		{"", false, false},
+		{"nodomain", false, false},
+		{"@b.test", false, false},
+		{"a@", false, false},
+		{"a b@c.test", false, false},
+		{"a@b.test>\r\nRCPT TO:<x@y.test", false, false},
+		{strings.Repeat("a", 250) + "@b.test", false, false},
+	} {
+		if got := validPath(tc.addr, tc.null); got != tc.want {
+			t.Errorf("validPath(%q, %v) = %v", tc.addr, tc.null, got)
+		}
+	}
+}

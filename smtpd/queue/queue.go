@@ -132,14 +132,40 @@ func (q *Queue) Len() int {
 	return len(q.sched)
 }
 
+// validPath reports whether addr can be sent in MAIL FROM or RCPT TO:
+// local@domain without spaces, controls or angle brackets, within RFC
+// 5321 section 4.5.3.1.3's 256 octets ("" only as the null sender).
+func validPath(addr string, mayBeNull bool) bool {
+	if addr == "" {
+		return mayBeNull
+	}
+	if len(addr) > 256 || strings.LastIndexByte(addr, '@') < 1 || strings.HasSuffix(addr, "@") {
+		return false
+	}
+	for i := 0; i < len(addr); i++ {
+		if c := addr[i]; c <= ' ' || c == 0x7f || c == '<' || c == '>' {
+			return false
+		}
+	}
+	return true
+}
+
 // Enqueue signs msg with the sender domain's DKIM keys and stores it with
 // its envelope for delivery to rcpts. It returns only once both files are
 // durable; the message is then delivered at least once or bounced.
-// An oversized message gets smtp.ErrDataTooLarge (not wrapped, so
-// go-smtp replies 552 5.3.4).
+// An oversized message gets smtp.ErrDataTooLarge and a malformed address
+// a 553 *smtp.SMTPError, neither wrapped, so go-smtp replies with them.
 func (q *Queue) Enqueue(ctx context.Context, from string, rcpts []string, msg io.Reader) (string, error) {
 	if len(rcpts) == 0 {
 		return "", errors.New("queue: no recipients")
+	}
+	if !validPath(from, true) {
+		return "", &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Malformed sender address"}
+	}
+	for _, r := range rcpts {
+		if !validPath(r, false) {
+			return "", &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Malformed recipient address"}
+		}
 	}
 	body, err := readMessage(msg, q.cfg.MaxMessageBytes)
 	if err != nil {

@@ -115,6 +115,11 @@ func (q *Queue) finish(ctx context.Context, log *slog.Logger, env *Envelope) {
 	}
 	if env.needsBounce() {
 		if err := q.bounce(ctx, env, failed); err != nil {
+			if time.Since(env.Created) > time.Duration(q.cfg.Lifetime)+bounceGrace {
+				log.Error("cannot return bounce past the message lifetime; giving up", "err", err, "from", env.From)
+				removeMessage(q.dir, env.ID)
+				return
+			}
 			log.Error("cannot return bounce; will retry", "err", err)
 			q.schedule(entry{at: time.Now().Add(q.cfg.retryAfter(1)), id: env.ID})
 			return
