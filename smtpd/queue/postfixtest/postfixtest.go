@@ -99,7 +99,7 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	os.Chmod(dir, 0o755)
-	if os.Getenv("KEEP") == "" {
+	if os.Getenv("POSTERN_KEEP_POSTFIX") == "" {
 		t.Cleanup(func() { os.RemoveAll(dir) })
 	}
 	for _, d := range []string{"etc", "spool", "data", "mail"} {
@@ -148,8 +148,11 @@ maillog_file_prefixes = %[1]s
 biff = no
 `, dir, strings.Join(opts.Domains, ", "), uid, gid)
 	if opts.RelayTo != "" {
-		mainCF += "transport_maps = static:smtp:[" + strings.Replace(opts.RelayTo, ":", "]:", 1) + "]\nsmtp_tls_security_level = may\n"
-		mainCF = strings.Replace(mainCF, "virtual_mailbox_domains = ", "relay_domains = static:all\nvirtual_mailbox_domains = ", 1)
+		host, port, err := net.SplitHostPort(opts.RelayTo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mainCF += "transport_maps = static:smtp:[" + host + "]:" + port + "\nsmtp_tls_security_level = may\n"
 	}
 	masterCF := fmt.Sprintf(`%s inet n - n - - smtpd
 cleanup unix n - n - 0 cleanup
