@@ -486,3 +486,59 @@ func TestSizeAndSMTPUTF8Honoured(t *testing.T) {
 		t.Fatalf("received %+v", got)
 	}
 }
+
+// A recipient that keeps failing temporarily bounces once its lifetime
+// is over, with status 5.4.7 and the last error quoted.
+func TestExpiryBounces(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	d := newTestDNS(t)
+	rcv := newReceiver(t, "127.0.0.1:0", false, func(r *receiver) {
+		r.rcptHook = func(string, int) error { return errTemp }
+	})
+	d.add(t, "a.test. MX 10 mx.a.test.", "mx.a.test. A 127.0.0.1")
+	box := &inbox{localDomain: "sender.test"}
+	q := testQueue(t, data, d, portOf(rcv.addr), box, func(c *Config) {
+		c.Lifetime = Duration(300 * time.Millisecond)
+		c.Retry = []Duration{Duration(100 * time.Millisecond)}
+	})
+	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "expire"))
+	waitFor(t, "expiry bounce", func() bool { return len(box.of("anna@sender.test")) == 1 && queueEmpty(data) })
+	dsn := string(box.of("anna@sender.test")[0])
+	for _, want := range []string{"Status: 5.4.7", "delivery time expired after", "451 4.3.0 Try again later"} {
+		if !strings.Contains(dsn, want) {
+			t.Errorf("bounce lacks %q:\n%s", want, dsn)
+		}
+	}
+}
+
+// A smarthost on implicit TLS (port 465 style) with AUTH.
+func TestSmarthostImplicitTLS(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	d := newTestDNS(t)
+	certPEM, keyPEM := selfSigned(t)
+	cfg, err := tlsPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{attempts: map[string]int{}, user: "relayuser", pass: "s3cret"}
+	r.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &recvSession{r: r, c: c}, nil }))
+	r.srv.ReadTimeout, r.srv.WriteTimeout = 10*time.Second, 10*time.Second
+	go r.srv.Serve(l)
+	t.Cleanup(func() { r.srv.Close() })
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, certPEM, 0o600)
+	q := testQueue(t, data, d, "1", nil, func(c *Config) {
+		c.Smarthost = Smarthost{Address: l.Addr().String(), ImplicitTLS: true, Username: "relayuser", Password: "s3cret", CAFile: ca, Domains: []string{"far.test"}}
+	})
+	enqueue(t, q, "anna@sender.test", []string{"bob@far.test"}, testMessage("anna@sender.test", "bob@far.test", "465"))
+	waitFor(t, "relayed over implicit TLS", func() bool { return len(r.messages()) == 1 && queueEmpty(data) })
+	if !r.messages()[0].tls {
+		t.Fatal("not over TLS")
+	}
+}
