@@ -17,92 +17,25 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-	"github.com/miekg/dns"
 
+	"postern/smtpd/queue/dnstest"
 	"postern/smtpd/queue/postfixtest"
 )
 
-// testDNS is a real DNS server on loopback (UDP and TCP on one port)
-// answering from a table of records.
+// testDNS is a dnstest.Server with the short names the tests use.
 type testDNS struct {
+	*dnstest.Server
 	addr string
-	mu   sync.Mutex
-	rrs  map[string][]dns.RR // key: lower-case FQDN + "/" + type
 }
 
 func newTestDNS(t testing.TB) *testDNS {
-	t.Helper()
-	d := &testDNS{rrs: map[string][]dns.RR{}}
-	var udp net.PacketConn
-	var tcp net.Listener
-	for i := 0; ; i++ {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := net.Listen("tcp", u.LocalAddr().String())
-		if err == nil {
-			udp, tcp = u, l
-			break
-		}
-		u.Close()
-		if i > 20 {
-			t.Fatal(err)
-		}
-	}
-	d.addr = udp.LocalAddr().String()
-	h := dns.HandlerFunc(d.serve)
-	su := &dns.Server{PacketConn: udp, Handler: h}
-	st := &dns.Server{Listener: tcp, Handler: h}
-	go su.ActivateAndServe()
-	go st.ActivateAndServe()
-	t.Cleanup(func() { su.Shutdown(); st.Shutdown() })
-	return d
+	s := dnstest.Start(t)
+	return &testDNS{Server: s, addr: s.Addr}
 }
 
-// add adds records in zone-file syntax, such as "a.test. MX 10 mx.a.test.".
-func (d *testDNS) add(t testing.TB, lines ...string) {
-	t.Helper()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, l := range lines {
-		rr, err := dns.NewRR(l)
-		if err != nil {
-			t.Fatalf("bad record %q: %v", l, err)
-		}
-		rr.Header().Ttl = 1
-		k := strings.ToLower(rr.Header().Name) + "/" + dns.TypeToString[rr.Header().Rrtype]
-		d.rrs[k] = append(d.rrs[k], rr)
-	}
-}
+func (d *testDNS) add(t testing.TB, lines ...string) { t.Helper(); d.Add(t, lines...) }
 
-func (d *testDNS) serve(w dns.ResponseWriter, req *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(req)
-	m.Authoritative = true
-	d.mu.Lock()
-	for _, q := range req.Question {
-		name := strings.ToLower(q.Name)
-		m.Answer = append(m.Answer, d.rrs[name+"/"+dns.TypeToString[q.Qtype]]...)
-		known := false
-		for k := range d.rrs {
-			if strings.HasPrefix(k, name+"/") {
-				known = true
-			}
-		}
-		if !known {
-			m.Rcode = dns.RcodeNameError
-		}
-	}
-	d.mu.Unlock()
-	w.WriteMsg(m)
-}
-
-// lookupTXT resolves TXT records through the test DNS, for the DKIM
-// verifier.
-func (d *testDNS) lookupTXT(name string) ([]string, error) {
-	return newResolver(d.addr).r.LookupTXT(context.Background(), name)
-}
+func (d *testDNS) lookupTXT(name string) ([]string, error) { return d.LookupTXT(name) }
 
 // received is one message a test receiver accepted.
 type received struct {
