@@ -64,13 +64,17 @@ func runQueue(env *cmdEnv, args []string) int {
 
 func queueList(env *cmdEnv, data string) int {
 	envs, err := queue.List(data)
+	code := 0
 	if err != nil {
+		// Unreadable envelopes are reported; the readable ones still listed.
 		fmt.Fprintln(env.stderr, "postern queue list:", err)
-		return 1
+		code = 1
 	}
 	if len(envs) == 0 {
-		fmt.Fprintln(env.stdout, "queue is empty")
-		return 0
+		if code == 0 {
+			fmt.Fprintln(env.stdout, "queue is empty")
+		}
+		return code
 	}
 	w := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tAGE\tFROM\tRECIPIENT\tSTATE\tLAST ERROR")
@@ -90,7 +94,7 @@ func queueList(env *cmdEnv, data string) int {
 	}
 	w.Flush()
 	fmt.Fprintf(env.stdout, "%d message(s)\n", len(envs))
-	return 0
+	return code
 }
 
 func roundAge(d time.Duration) string {

@@ -41,6 +41,15 @@ func TestQueueCommands(t *testing.T) {
 		}
 	}
 
+	// A damaged envelope is reported without hiding the others.
+	os.WriteFile(filepath.Join(data, "queue", "zzzz.json"), []byte("{not json"), 0o600)
+	out.Reset()
+	errb.Reset()
+	if code := run(env, []string{"queue", "list", "-data", data}); code != 1 || !strings.Contains(out.String(), id) || !strings.Contains(errb.String(), "zzzz") {
+		t.Fatalf("list with a damaged envelope: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	os.Remove(filepath.Join(data, "queue", "zzzz.json"))
+
 	out.Reset()
 	if code := run(env, []string{"queue", "flush", id, "-data", data}); code != 0 {
 		t.Fatalf("flush: exit %d, %q", code, errb.String())

@@ -144,31 +144,35 @@ func removeMessage(dir, id string) error {
 	return nil
 }
 
-// List returns the envelopes of every message queued under dataDir, oldest
-// first. It only reads, so it is safe while a server runs.
+// List returns the envelopes of every message queued under dataDir, in
+// id order (oldest first). It only reads, so it is safe while a server
+// runs. Envelopes that cannot be read are left out and named in the
+// returned error, beside the readable ones.
 func List(dataDir string) ([]*Envelope, error) {
 	dir := filepath.Join(dataDir, "queue")
 	ents, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("queue: list %s: %w", dir, err)
 	}
 	var out []*Envelope
+	var bad []error
 	for _, de := range ents {
 		id, ok := strings.CutSuffix(de.Name(), ".json")
 		if !ok || !validID(id) {
 			continue
 		}
 		e, err := loadEnvelope(dir, id)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // finished meanwhile
+		}
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // delivered meanwhile
-			}
-			return nil, err
+			bad = append(bad, err)
+			continue
 		}
 		out = append(out, e)
 	}
-	return out, nil
+	return out, errors.Join(bad...)
 }
