@@ -98,6 +98,13 @@ const (
 	DefaultMaxMessageBytes = 50 << 20
 	// ControlPoll is how often the queue looks for operator requests.
 	ControlPoll = time.Second
+	// busyRetry is when an attempt that found its message being worked
+	// on is tried again.
+	busyRetry = time.Second
+	// maxIdle bounds the dispatcher's sleep when nothing is due.
+	maxIdle = time.Hour
+	// maxIDLen bounds queue ids (they are file names).
+	maxIDLen = 64
 	// bounceGrace is how long past the lifetime a bounce that cannot be
 	// handed on (say, the sender's mailbox is over quota) is retried.
 	bounceGrace = 24 * time.Hour
@@ -106,7 +113,7 @@ const (
 	maxHeaderBytesInDSN = 64 << 10
 )
 
-// DefaultRetry is the wait before each retry: about 1, 5, 15, 30 minutes,
+// defaultRetry is the wait before each retry: about 1, 5, 15, 30 minutes,
 // then hourly.
 var defaultRetry = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour}
 

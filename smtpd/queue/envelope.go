@@ -90,7 +90,7 @@ func newID(now time.Time) string {
 
 // validID reports whether s can be a queue id (and so a safe file name).
 func validID(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > maxIDLen {
 		return false
 	}
 	for _, c := range s {

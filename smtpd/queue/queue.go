@@ -255,7 +255,7 @@ func (q *Queue) Run(ctx context.Context) error {
 			q.mu.Lock()
 			e, ok := q.sched.due(time.Now())
 			if ok && q.inFlight[e.id] {
-				e.at = time.Now().Add(time.Second)
+				e.at = time.Now().Add(busyRetry)
 				q.sched.add(e)
 				ok = false
 			}
@@ -273,7 +273,7 @@ func (q *Queue) Run(ctx context.Context) error {
 			}
 		}
 		q.mu.Lock()
-		d := q.sched.wait(time.Now(), time.Hour)
+		d := q.sched.wait(time.Now(), maxIdle)
 		q.mu.Unlock()
 		timer.Reset(max(d, 0))
 		select {
