@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-message"
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
 )
@@ -139,6 +140,27 @@ func TestPermanentFailureBouncesToLocalSender(t *testing.T) {
 	}
 	if len(rcv.messages()) != 0 {
 		t.Fatal("rejected message was recorded as received")
+	}
+	// The structure as a MIME parser sees it (RFC 3462, RFC 3464).
+	ent, err := message.Read(strings.NewReader(dsn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := ent.MultipartReader()
+	if mr == nil {
+		t.Fatal("bounce is not multipart")
+	}
+	var types []string
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		ct, _, _ := p.Header.ContentType()
+		types = append(types, ct)
+	}
+	if strings.Join(types, ",") != "text/plain,message/delivery-status,text/rfc822-headers" {
+		t.Fatalf("parts: %v", types)
 	}
 }
 
