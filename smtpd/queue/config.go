@@ -19,6 +19,9 @@ type Config struct {
 	Lifetime Duration `toml:"lifetime"`
 	// Retry is the list of waits between attempts; the last one repeats.
 	Retry []Duration `toml:"retry"`
+	// WarnAfter is when the sender of a message still not delivered gets
+	// one "delayed" notification (RFC 3464); 0 sends none.
+	WarnAfter Duration `toml:"warn_after"`
 	// Workers is how many messages are delivered at the same time.
 	Workers int `toml:"workers"`
 	// ConnectTimeout bounds each TCP connection attempt.
@@ -86,6 +89,9 @@ const (
 	// DefaultLifetime is how long a message is retried (5 days, RFC
 	// 5321 section 4.5.4.1).
 	DefaultLifetime = 5 * 24 * time.Hour
+	// DefaultWarnAfter is when a delay warning is sent (4 hours, as
+	// Postfix's delay_warning_time is usually set).
+	DefaultWarnAfter = 4 * time.Hour
 	// DefaultWorkers is the number of concurrent deliveries.
 	DefaultWorkers = 16
 	// DefaultConnectTimeout bounds one TCP connect.
@@ -123,6 +129,7 @@ func DefaultConfig() Config {
 	c := Config{
 		MXPort:          DefaultMXPort,
 		Lifetime:        Duration(DefaultLifetime),
+		WarnAfter:       Duration(DefaultWarnAfter),
 		Workers:         DefaultWorkers,
 		ConnectTimeout:  Duration(DefaultConnectTimeout),
 		CommandTimeout:  Duration(DefaultCommandTimeout),

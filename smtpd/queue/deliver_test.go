@@ -564,3 +564,33 @@ func TestSmarthostImplicitTLS(t *testing.T) {
 		t.Fatal("not over TLS")
 	}
 }
+
+// A message still deferred after warn_after gets one "delayed" DSN; when
+// its lifetime ends, one failure bounce follows.
+func TestDelayWarningThenBounce(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	d := newTestDNS(t)
+	rcv := newReceiver(t, "127.0.0.1:0", false, func(r *receiver) {
+		r.rcptHook = func(string, int) error { return errTemp }
+	})
+	d.add(t, "a.test. MX 10 mx.a.test.", "mx.a.test. A 127.0.0.1")
+	box := &inbox{localDomain: "sender.test"}
+	q := testQueue(t, data, d, portOf(rcv.addr), box, func(c *Config) {
+		c.WarnAfter = Duration(200 * time.Millisecond)
+		c.Lifetime = Duration(time.Second)
+		c.Retry = []Duration{Duration(100 * time.Millisecond)}
+	})
+	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "slow"))
+	waitFor(t, "warning and bounce", func() bool { return len(box.of("anna@sender.test")) == 2 && queueEmpty(data) })
+	got := box.of("anna@sender.test")
+	warn, bounce := string(got[0]), string(got[1])
+	for _, want := range []string{"Subject: Delayed Mail", "Action: delayed", "Status: 4.3.0", "Will-Retry-Until:", "451 4.3.0 Try again later"} {
+		if !strings.Contains(warn, want) {
+			t.Errorf("warning lacks %q:\n%s", want, warn)
+		}
+	}
+	if !strings.Contains(bounce, "Action: failed") || strings.Contains(bounce, "Action: delayed") {
+		t.Errorf("second notice is not the bounce:\n%s", bounce)
+	}
+}

@@ -15,11 +15,22 @@ import (
 // queued toward the sender with the null envelope sender (so it can never
 // bounce itself).
 func (q *Queue) bounce(ctx context.Context, env *Envelope, failed []*Recipient) error {
+	return q.notify(ctx, env, failed, false)
+}
+
+// warn tells the sender that delivery to the deferred recipients is
+// delayed and still being tried (an RFC 3464 "delayed" notification).
+func (q *Queue) warn(ctx context.Context, env *Envelope, deferred []*Recipient) error {
+	return q.notify(ctx, env, deferred, true)
+}
+
+// notify builds a DSN for rcpts and hands it to the sender.
+func (q *Queue) notify(ctx context.Context, env *Envelope, rcpts []*Recipient, delayed bool) error {
 	hdr, err := originalHeader(msgPath(q.dir, env.ID))
 	if err != nil {
 		return err
 	}
-	dsn := buildDSN(q.cfg.Hostname, env, failed, hdr, time.Now())
+	dsn := buildDSN(q.cfg.Hostname, env, rcpts, hdr, time.Now(), delayed, env.Created.Add(time.Duration(q.cfg.Lifetime)))
 	if q.local != nil {
 		if user, ok := q.local.LocalUser(env.From); ok {
 			if err := q.local.DeliverLocal(ctx, user, bytes.NewReader(dsn)); err != nil {
@@ -62,13 +73,18 @@ func originalHeader(path string) ([]byte, error) {
 // human-readable part quoting each failure, the machine-readable
 // message/delivery-status part, and the original header
 // (text/rfc822-headers).
-func buildDSN(hostname string, env *Envelope, failed []*Recipient, origHeader []byte, now time.Time) []byte {
+// With delayed, it is a warning: Action "delayed" with the retry deadline.
+func buildDSN(hostname string, env *Envelope, failed []*Recipient, origHeader []byte, now time.Time, delayed bool, until time.Time) []byte {
 	boundary := "=_" + newID(now)
 	var b bytes.Buffer
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\r\n", a...) }
 	w("From: Mail Delivery System <MAILER-DAEMON@%s>", hostname)
 	w("To: <%s>", env.From)
-	w("Subject: Undelivered Mail Returned to Sender")
+	if delayed {
+		w("Subject: Delayed Mail (still being retried)")
+	} else {
+		w("Subject: Undelivered Mail Returned to Sender")
+	}
 	w("Date: %s", now.Format(time.RFC1123Z))
 	w("Message-ID: <%s.dsn@%s>", newID(now), hostname)
 	w("Auto-Submitted: auto-replied")
@@ -84,8 +100,14 @@ func buildDSN(hostname string, env *Envelope, failed []*Recipient, origHeader []
 	w("")
 	w("This is the mail system at %s.", hostname)
 	w("")
-	w("Your message (queued as %s on %s) could not be delivered", env.ID, env.Created.UTC().Format(time.RFC1123Z))
-	w("to the following recipients:")
+	if delayed {
+		w("Your message (queued as %s on %s) could not be delivered yet", env.ID, env.Created.UTC().Format(time.RFC1123Z))
+		w("to the following recipients. It is retried until %s; you need", until.UTC().Format(time.RFC1123Z))
+		w("not send it again. You will hear from us again only if it fails.")
+	} else {
+		w("Your message (queued as %s on %s) could not be delivered", env.ID, env.Created.UTC().Format(time.RFC1123Z))
+		w("to the following recipients:")
+	}
 	w("")
 	for _, r := range failed {
 		w("<%s>: %s", r.Addr, oneLine(r.LastError))
@@ -100,8 +122,14 @@ func buildDSN(hostname string, env *Envelope, failed []*Recipient, origHeader []
 	for _, r := range failed {
 		w("")
 		w("Final-Recipient: rfc822; %s", r.Addr)
-		w("Action: failed")
-		w("Status: %s", failedStatus(r.Status))
+		if delayed {
+			w("Action: delayed")
+			w("Status: %s", delayedStatus(r.Status))
+			w("Will-Retry-Until: %s", until.Format(time.RFC1123Z))
+		} else {
+			w("Action: failed")
+			w("Status: %s", failedStatus(r.Status))
+		}
 		if r.Remote != "" {
 			w("Remote-MTA: dns; %s", r.Remote)
 			w("Diagnostic-Code: smtp; %s", oneLine(r.LastError))
@@ -128,6 +156,14 @@ func failedStatus(s string) string {
 	}
 	if s[0] == '4' {
 		return "5" + s[1:]
+	}
+	return s
+}
+
+// delayedStatus returns a class-4 status for a delayed recipient.
+func delayedStatus(s string) string {
+	if s == "" || s[0] != '4' {
+		return "4.0.0"
 	}
 	return s
 }

@@ -58,6 +58,8 @@ type Envelope struct {
 	Rcpts []*Recipient `json:"rcpts"`
 	// Bounced is set once the bounce for failed recipients was handed on.
 	Bounced bool `json:"bounced,omitempty"`
+	// Warned is set once the delay warning was handed on.
+	Warned bool `json:"warned,omitempty"`
 }
 
 // next returns the earliest next-attempt time of unfinished recipients

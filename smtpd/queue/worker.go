@@ -63,6 +63,21 @@ func (q *Queue) process(ctx context.Context, e entry) {
 		}
 		changed = true
 	}
+	if q.cfg.WarnAfter > 0 && env.From != "" && !env.Warned && now.Sub(env.Created) >= time.Duration(q.cfg.WarnAfter) {
+		var deferred []*Recipient
+		for _, r := range env.Rcpts {
+			if r.State == StateDeferred {
+				deferred = append(deferred, r)
+			}
+		}
+		if len(deferred) > 0 {
+			if err := q.warn(ctx, env, deferred); err != nil {
+				log.Warn("cannot send delay warning", "err", err)
+			} else {
+				env.Warned, changed = true, true
+			}
+		}
+	}
 	_, unfinished := env.next()
 	// A message that is finished and owes no bounce is removed without
 	// recording its final state: a crash before the removal redelivers,
