@@ -95,6 +95,16 @@ func formatReply(se *smtp.SMTPError) string {
 	return fmt.Sprintf("%d %s", se.Code, se.Message)
 }
 
+// sessionError is replyError for the greeting and EHLO: even a 5xx there
+// refuses the session, not the message (RFC 5321 section 3.1: a 554
+// greeting means "try another server"), so the next MX is tried and the
+// recipient is deferred, not bounced.
+func sessionError(stage string, err error) *hostError {
+	he := replyError(stage, err)
+	he.perm = false
+	return he
+}
+
 // enhanced returns the reply's enhanced status code, or one derived from
 // its class.
 func enhanced(se *smtp.SMTPError) string {
@@ -278,7 +288,7 @@ func (q *Queue) connect(ctx context.Context, t target) (*smtp.Client, net.Conn, 
 	c.SubmissionTimeout = q.cfg.DataTimeout.d()
 	if err := c.Hello(q.cfg.Hostname); err != nil {
 		c.Close()
-		return nil, nil, "", replyError("EHLO", err)
+		return nil, nil, "", sessionError("EHLO", err)
 	}
 	return c, cc, info, nil
 }
@@ -348,14 +358,18 @@ func (q *Queue) startTLS(ctx context.Context, conn net.Conn, cfg *tls.Config) (n
 	tp := textproto.NewConn(nopCloser{conn})
 	_, greeting, err := tp.ReadResponse(220)
 	if err != nil {
-		return nil, "", false, replyError("greeting", textprotoErr(err))
+		return nil, "", false, sessionError("greeting", textprotoErr(err))
 	}
 	if err := tp.PrintfLine("EHLO %s", q.cfg.Hostname); err != nil {
-		return nil, "", false, replyError("EHLO", err)
+		return nil, "", false, sessionError("EHLO", err)
 	}
-	_, ext, err := tp.ReadResponse(250)
+	code, ext, err := tp.ReadResponse(250)
+	if err != nil && (code == 500 || code == 502) {
+		// No EHLO, so no STARTTLS: go-smtp's client falls back to HELO.
+		return conn, greeting, false, nil
+	}
 	if err != nil {
-		return nil, "", false, replyError("EHLO", textprotoErr(err))
+		return nil, "", false, sessionError("EHLO", textprotoErr(err))
 	}
 	offered := false
 	for _, l := range strings.Split(ext, "\n")[1:] {

@@ -594,3 +594,32 @@ func TestDelayWarningThenBounce(t *testing.T) {
 		t.Errorf("second notice is not the bounce:\n%s", bounce)
 	}
 }
+
+// The first MX refuses service in its greeting (554): the next MX is
+// tried and takes the message.
+func TestRefusingGreetingTriesNextMX(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	d := newTestDNS(t)
+	rcv := newReceiver(t, "127.0.0.1:0", false, nil)
+	l, err := net.Listen("tcp", "127.0.0.2:"+portOf(rcv.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("554 5.7.1 No SMTP service here\r\n"))
+			c.Close()
+		}
+	}()
+	d.add(t, "a.test. MX 10 refuse.a.test.", "a.test. MX 20 good.a.test.",
+		"refuse.a.test. A 127.0.0.2", "good.a.test. A 127.0.0.1")
+	q := testQueue(t, data, d, portOf(rcv.addr), nil, nil)
+	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "refused"))
+	waitFor(t, "delivery via second MX", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
+}
