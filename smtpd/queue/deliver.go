@@ -29,6 +29,9 @@ func (q *Queue) deliverGroup(ctx context.Context, log *slog.Logger, env *Envelop
 		}
 		return out
 	}
+	if key == localKey {
+		return q.deliverLocal(ctx, log, env, rcpts)
+	}
 	targets, err := q.targets(ctx, key)
 	if err != nil {
 		var re *routeError
@@ -61,10 +64,40 @@ func (q *Queue) deliverGroup(ctx context.Context, log *slog.Logger, env *Envelop
 }
 
 func printableKey(key string) string {
-	if key == smarthostKey {
+	switch key {
+	case smarthostKey:
 		return "smarthost"
+	case localKey:
+		return "local"
 	}
 	return key
+}
+
+// deliverLocal stores the message for recipients that are local
+// accounts. A failure (say, a full mailbox) is temporary: it is retried
+// like a remote 4xx and bounces at expiry.
+func (q *Queue) deliverLocal(ctx context.Context, log *slog.Logger, env *Envelope, rcpts []*Recipient) []outcome {
+	out := make([]outcome, len(rcpts))
+	for i, r := range rcpts {
+		user, ok := q.local.LocalUser(r.Addr)
+		if !ok {
+			out[i] = outcome{status: "4.3.0", text: "no longer a local address; will route it"}
+			continue
+		}
+		f, err := os.Open(msgPath(q.dir, env.ID))
+		if err == nil {
+			err = q.local.DeliverLocal(ctx, user, f)
+			f.Close()
+		}
+		if err != nil {
+			log.Warn("local delivery failed", "user", user, "err", err)
+			out[i] = outcome{status: "4.2.0", text: "local delivery: " + err.Error()}
+			continue
+		}
+		log.Info("delivered locally", "user", user)
+		out[i] = outcome{ok: true, status: "2.0.0", text: "delivered to local mailbox"}
+	}
+	return out
 }
 
 // hostError is a failure of one server before any recipient got a final

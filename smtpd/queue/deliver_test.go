@@ -623,3 +623,24 @@ func TestRefusingGreetingTriesNextMX(t *testing.T) {
 	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "refused"))
 	waitFor(t, "delivery via second MX", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
 }
+
+// Recipients that are local accounts are stored directly, never sent to
+// an MX, even when they arrive in the queue beside remote ones.
+func TestLocalRecipientsBypassTheNetwork(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	d := newTestDNS(t)
+	rcv := newReceiver(t, "127.0.0.1:0", false, nil)
+	d.add(t, "a.test. MX 10 mx.a.test.", "mx.a.test. A 127.0.0.1", "sender.test. MX 10 mx.a.test.")
+	box := &inbox{localDomain: "sender.test"}
+	q := testQueue(t, data, d, portOf(rcv.addr), box, nil)
+	enqueue(t, q, "anna@sender.test", []string{"bob@a.test", "carl@sender.test"}, testMessage("anna@sender.test", "bob@a.test", "both"))
+	waitFor(t, "both deliveries", func() bool { return queueEmpty(data) })
+	got := rcv.messages()
+	if len(got) != 1 || strings.Join(got[0].rcpts, ",") != "bob@a.test" {
+		t.Fatalf("network deliveries: %+v", got)
+	}
+	if m := box.of("carl@sender.test"); len(m) != 1 || !strings.Contains(string(m[0]), "Subject: both") {
+		t.Fatalf("local mailbox: %q", m)
+	}
+}

@@ -52,9 +52,19 @@ func domainOf(addr string) string {
 	return d
 }
 
-// routeKey returns the group a recipient is delivered with: the smarthost
-// when it applies to the recipient's domain, else the domain.
+// localKey is the route key of recipients that are local accounts: they
+// are stored directly, never sent over the network.
+const localKey = "\x00local"
+
+// routeKey returns the group a recipient is delivered with: local
+// delivery for local accounts, the smarthost when it applies to the
+// recipient's domain, else the domain.
 func (q *Queue) routeKey(addr string) string {
+	if q.local != nil {
+		if _, ok := q.local.LocalUser(addr); ok {
+			return localKey
+		}
+	}
 	d := domainOf(addr)
 	sh := q.cfg.Smarthost
 	if sh.Address == "" {
