@@ -1,0 +1,139 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	imap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+func init() {
+	register(mode{
+		name:    "imap",
+		summary: "IMAP: SELECT INBOX, UID FETCH 1:* (UID FLAGS), (ENVELOPE RFC822.SIZE), BODY.PEEK[] timings",
+		run:     runIMAP,
+	})
+}
+
+// imapStepTimeout bounds each measured command (a 100,000-message
+// BODY.PEEK[] fetch is large but finite).
+const imapStepTimeout = 10 * time.Minute
+
+// imapResult is one JSON line: the median of each step over the runs.
+type imapResult struct {
+	Mode     string             `json:"mode"`
+	Addr     string             `json:"addr"`
+	Runs     int                `json:"runs"`
+	Messages uint32             `json:"messages"`
+	MedianMS map[string]float64 `json:"median_ms"`
+}
+
+// imapSteps are the measured commands, in order, on one connection.
+var imapSteps = []struct {
+	name  string
+	fetch *imap.FetchOptions
+}{
+	{"uid_flags", &imap.FetchOptions{UID: true, Flags: true}},
+	{"envelope_size", &imap.FetchOptions{UID: true, Envelope: true, RFC822Size: true}},
+	{"body_peek", &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}},
+}
+
+func runIMAP(args []string, out io.Writer) error {
+	fs := newFlagSet("imap")
+	addr := fs.String("addr", "127.0.0.1:143", "server address")
+	user := fs.String("user", "", "login user")
+	pass := fs.String("pass", "", "login password")
+	useTLS := fs.Bool("tls", false, "implicit TLS")
+	startTLS := fs.Bool("starttls", false, "STARTTLS")
+	insecure := fs.Bool("insecure", false, "skip certificate verification")
+	runs := fs.Int("runs", 5, "repeat and report the median")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *runs < 1 || *runs > 100 {
+		return fmt.Errorf("-runs %d out of range 1..100", *runs)
+	}
+	opts := &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: *insecure}}
+	samples := map[string][]float64{}
+	var count uint32
+	for i := 0; i < *runs; i++ {
+		n, times, err := imapRunOnce(*addr, *user, *pass, *useTLS, *startTLS, opts)
+		if err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
+		}
+		count = n
+		for k, d := range times {
+			samples[k] = append(samples[k], float64(d)/float64(time.Millisecond))
+		}
+	}
+	res := imapResult{Mode: "imap", Addr: *addr, Runs: *runs, Messages: count, MedianMS: map[string]float64{}}
+	keys := make([]string, 0, len(samples))
+	for k := range samples {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		res.MedianMS[k] = Median(samples[k])
+	}
+	return writeResult(out, res)
+}
+
+// imapRunOnce logs in, times SELECT and each fetch step, and logs out.
+func imapRunOnce(addr, user, pass string, useTLS, startTLS bool, opts *imapclient.Options) (uint32, map[string]time.Duration, error) {
+	var c *imapclient.Client
+	var err error
+	switch {
+	case useTLS:
+		c, err = imapclient.DialTLS(addr, opts)
+	case startTLS:
+		c, err = imapclient.DialStartTLS(addr, opts)
+	default:
+		c, err = imapclient.DialInsecure(addr, opts)
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	defer c.Close()
+	if err := c.Login(user, pass).Wait(); err != nil {
+		return 0, nil, fmt.Errorf("login: %w", err)
+	}
+	times := map[string]time.Duration{}
+	start := time.Now()
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		return 0, nil, fmt.Errorf("select: %w", err)
+	}
+	times["select"] = time.Since(start)
+	if sel.NumMessages > 0 {
+		all := imap.UIDSet{{Start: 1, Stop: 0}}
+		for _, st := range imapSteps {
+			deadline := time.AfterFunc(imapStepTimeout, func() { c.Close() })
+			start = time.Now()
+			cmd := c.Fetch(all, st.fetch)
+			for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+				for item := msg.Next(); item != nil; item = msg.Next() {
+					if b, ok := item.(imapclient.FetchItemDataBodySection); ok {
+						if _, err := io.Copy(io.Discard, b.Literal); err != nil {
+							deadline.Stop()
+							return 0, nil, fmt.Errorf("%s: %w", st.name, err)
+						}
+					}
+				}
+			}
+			err := cmd.Close()
+			deadline.Stop()
+			if err != nil {
+				return 0, nil, fmt.Errorf("%s: %w", st.name, err)
+			}
+			times[st.name] = time.Since(start)
+		}
+	}
+	if err := c.Logout().Wait(); err != nil {
+		return 0, nil, fmt.Errorf("logout: %w", err)
+	}
+	return sel.NumMessages, times, nil
+}
