@@ -1,0 +1,79 @@
+package accounts
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// maxLoggedName bounds how much of a client-supplied user name is logged.
+const maxLoggedName = 320
+
+// Authenticate checks a login. username is a full address, or a bare local
+// part when there is exactly one local domain; remote is "ip:port" or "ip";
+// proto names the front end for the log ("imap", "pop3", "smtp").
+//
+// It returns the canonical user name, or ErrAuthFailed (unknown user and
+// wrong password alike, after the same bcrypt work), or ErrThrottled
+// (without checking the password) when the source or account has failed
+// too often, or ctx's error if ctx ends while it waits its throttling delay.
+// No lock is held while waiting or hashing.
+func (d *Directory) Authenticate(ctx context.Context, proto, remote, username, password string) (string, error) {
+	logName := username
+	if len(logName) > maxLoggedName {
+		logName = logName[:maxLoggedName]
+	}
+	log := d.log.With("proto", proto, "remote", remote, "user", logName)
+	t := d.table()
+	name, nerr := t.loginName(username)
+	acct := name
+	if nerr != nil {
+		acct = "?" + strings.ToLower(logName)
+	}
+	src := sourceKey(remote)
+	delay, refused := d.thr.begin(d.now(), src, acct)
+	if refused {
+		log.Warn("login refused: too many failures", "source", src)
+		return "", ErrThrottled
+	}
+	if delay > 0 {
+		if err := d.sleep(ctx, delay); err != nil {
+			d.thr.end(d.now(), src, acct, abandoned, "")
+			return "", fmt.Errorf("accounts: login abandoned during throttling delay: %w", err)
+		}
+	}
+	t = d.table() // may have been reloaded while we waited
+	hash := d.dummy
+	u := t.users[name]
+	if nerr == nil && u != nil && u.hash != "" {
+		hash = u.hash
+	}
+	pw := password
+	if len(pw) > MaxPasswordBytes {
+		pw = pw[:MaxPasswordBytes]
+	}
+	err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw))
+	if err == nil && nerr == nil && u != nil && u.hash != "" && len(password) <= MaxPasswordBytes {
+		d.thr.end(d.now(), src, acct, succeeded, "")
+		log.Info("login", "user", name)
+		return name, nil
+	}
+	d.thr.end(d.now(), src, acct, failed, password)
+	log.Warn("login failed", "source", src, "delay", delay)
+	return "", ErrAuthFailed
+}
+
+// loginName maps a login name to a user name: a full address normalized,
+// or a bare local part completed with the only local domain.
+func (t *table) loginName(s string) (string, error) {
+	if !strings.Contains(s, "@") {
+		if len(t.domainOrder) == 1 {
+			s = s + "@" + t.domainOrder[0]
+		} else if t.users[strings.ToLower(s)] != nil {
+			return strings.ToLower(s), nil
+		}
+	}
+	return normalizeLogin(s)
+}
