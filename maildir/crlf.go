@@ -1,0 +1,121 @@
+package maildir
+
+import (
+	"bufio"
+	"io"
+)
+
+// crlfReader turns bare LF line ends into CRLF, leaving CRLF as is. It
+// is how a message stored with LF ends (Dovecot's default) is served.
+type crlfReader struct {
+	r       *bufio.Reader
+	prevCR  bool
+	pending bool // a '\n' is owed after an inserted '\r'
+}
+
+func newCRLFReader(r io.Reader) *crlfReader {
+	return &crlfReader{r: bufio.NewReaderSize(r, 32*1024)}
+}
+
+func (c *crlfReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if c.pending {
+			p[n] = '\n'
+			n++
+			c.pending = false
+			c.prevCR = false
+			continue
+		}
+		b, err := c.r.ReadByte()
+		if err != nil {
+			if n > 0 {
+				return n, nil
+			}
+			return 0, err
+		}
+		if b == '\n' && !c.prevCR {
+			p[n] = '\r'
+			n++
+			c.pending = true
+			continue
+		}
+		p[n] = b
+		n++
+		c.prevCR = b == '\r'
+	}
+	return n, nil
+}
+
+// crlfWriter writes its input with bare LF turned into CRLF, counting the
+// bytes written, and keeps a copy of the header block (up to the first
+// empty line) of at most maxHeaderCopy bytes.
+type crlfWriter struct {
+	w      *bufio.Writer
+	n      int64
+	prevCR bool
+	// header capture
+	hdr     []byte
+	hdrDone bool
+	lineLen int // bytes of the current line so far, CRLF excluded
+}
+
+// maxHeaderCopy bounds the header block kept for the header cache; a
+// longer header is read from the file when asked for.
+const maxHeaderCopy = 256 * 1024
+
+func newCRLFWriter(w io.Writer) *crlfWriter {
+	return &crlfWriter{w: bufio.NewWriterSize(w, 64*1024)}
+}
+
+func (c *crlfWriter) Write(p []byte) (int, error) {
+	for i, b := range p {
+		if b == '\n' && !c.prevCR {
+			if err := c.put('\r'); err != nil {
+				return i, err
+			}
+		}
+		if err := c.put(b); err != nil {
+			return i, err
+		}
+	}
+	return len(p), nil
+}
+
+func (c *crlfWriter) put(b byte) error {
+	if err := c.w.WriteByte(b); err != nil {
+		return err
+	}
+	c.n++
+	c.prevCR = b == '\r'
+	if !c.hdrDone {
+		if len(c.hdr) < maxHeaderCopy {
+			c.hdr = append(c.hdr, b)
+		} else {
+			c.hdr = nil
+			c.hdrDone = true
+		}
+		switch b {
+		case '\n':
+			if c.lineLen == 0 {
+				c.hdrDone = true
+			}
+			c.lineLen = 0
+		case '\r':
+		default:
+			c.lineLen++
+		}
+	}
+	return nil
+}
+
+// header returns the captured header block (with its blank line), or nil
+// when it was too long or the message has no body separator.
+func (c *crlfWriter) header() []byte {
+	if !c.hdrDone || len(c.hdr) == 0 {
+		return nil
+	}
+	return c.hdr
+}
+
+func (c *crlfWriter) Flush() error { return c.w.Flush() }

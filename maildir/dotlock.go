@@ -1,0 +1,100 @@
+package maildir
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Dovecot's dotlock, used around every change of dovecot-uidlist (and
+// dovecot-keywords): the lock is the file "<path>.lock" created with
+// O_EXCL. It holds "<pid>:<host>" so that a lock left by a dead process on
+// this host is broken at once (Dovecot does the same); any other lock is
+// stale when it has not been modified for dotlockStale.
+const (
+	// dotlockStale is MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT in Dovecot's
+	// maildir-uidlist.c: two minutes.
+	dotlockStale = 2 * time.Minute
+	// dotlockTimeout is how long to wait for a lock before giving up; more
+	// than dotlockStale so that a stale lock is always broken first.
+	dotlockTimeout = dotlockStale + 30*time.Second
+	// dotlockMaxPoll bounds the wait between two attempts.
+	dotlockMaxPoll = 20 * time.Millisecond
+)
+
+// dotlock is a held lock.
+type dotlock struct {
+	path string
+}
+
+// takeDotlock takes the dotlock for path (which gets ".lock" appended).
+func takeDotlock(path, host string) (*dotlock, error) {
+	lp := path + ".lock"
+	content := []byte(strconv.Itoa(os.Getpid()) + ":" + host)
+	deadline := time.Now().Add(dotlockTimeout)
+	wait := 100 * time.Microsecond
+	for {
+		f, err := os.OpenFile(lp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			_, werr := f.Write(content)
+			cerr := f.Close()
+			if werr != nil || cerr != nil {
+				os.Remove(lp)
+				return nil, ioErr("dotlock "+lp, errors.Join(werr, cerr))
+			}
+			return &dotlock{path: lp}, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, ioErr("dotlock "+lp, err)
+		}
+		if dotlockIsStale(lp, host) {
+			os.Remove(lp)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("maildir: dotlock %s: held by another process for more than %v", lp, dotlockTimeout)
+		}
+		time.Sleep(wait + time.Duration(rand.Int64N(int64(wait))))
+		if wait < dotlockMaxPoll {
+			wait *= 2
+		}
+	}
+}
+
+// dotlockIsStale reports whether the lock at lp can be broken: untouched
+// for dotlockStale, or made by a process of this host that is gone.
+func dotlockIsStale(lp, host string) bool {
+	st, err := os.Stat(lp)
+	if err != nil {
+		return false // gone already: the next attempt will tell
+	}
+	if time.Since(st.ModTime()) > dotlockStale {
+		return true
+	}
+	data, err := os.ReadFile(lp)
+	if err != nil {
+		return false
+	}
+	pidStr, h, ok := strings.Cut(strings.TrimSpace(string(data)), ":")
+	if !ok || h != host {
+		return false
+	}
+	pid, err := strconv.Atoi(pidStr)
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
+}
+
+// release removes the lock.
+func (l *dotlock) release() error {
+	if err := os.Remove(l.path); err != nil {
+		return fmt.Errorf("maildir: release dotlock: %w", err)
+	}
+	return nil
+}

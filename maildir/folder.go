@@ -1,0 +1,267 @@
+package maildir
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Message describes one message of a folder.
+type Message struct {
+	// UID is the message's IMAP UID, persisted in dovecot-uidlist.
+	UID uint32
+	// Key is the unique base of the file name (without the ":2," info);
+	// it does not change when flags change.
+	Key string
+	// Flags are the IMAP flags: system flags first, then keywords.
+	Flags []string
+	// Size is the RFC822.SIZE: the octets Folder.Open yields (CRLF).
+	Size int64
+	// Date is the internal date (the delivery or APPEND time).
+	Date time.Time
+	// Recent is set for messages that arrived in new/ and that this
+	// process has not yet moved to cur/.
+	Recent bool
+}
+
+// EventKind says what changed.
+type EventKind int
+
+// Kinds of change events.
+const (
+	EventNew     EventKind = iota // a message was added (Message is complete)
+	EventFlags                    // a message's flags changed (Message.Flags are the new ones)
+	EventExpunge                  // a message is gone (only Message.UID is set)
+)
+
+// Event is one change of a folder, delivered to subscribers in order.
+type Event struct {
+	Kind    EventKind
+	Message Message
+	// Source is the opaque value the mutator passed (nil for deliveries
+	// and for changes found on disk), so a session can recognise its own
+	// changes.
+	Source any
+}
+
+// Status is the summary IMAP STATUS and SELECT need.
+type Status struct {
+	Messages, Recent, Unseen, Deleted, UIDNext, UIDValidity uint32
+	// Size is the sum of the messages' sizes.
+	Size int64
+}
+
+// entry is the in-memory record of one message of a folder.
+type entry struct {
+	uid   uint32
+	inNew bool   // in new/ (else cur/)
+	base  string // unique base name
+	info  string // ":" info of the file name, such as "2,FS"
+	fl    flagSet
+	vsize int64
+	date  int64 // Unix seconds
+}
+
+// name returns the file name relative to the folder directory.
+func (e *entry) name() string {
+	sub := "cur/"
+	if e.inNew {
+		sub = "new/"
+	}
+	return sub + fullName(e.base, e.info)
+}
+
+// subscriber is one Subscribe callback.
+type subscriber struct {
+	id int
+	fn func(Event)
+}
+
+// Folder is one mailbox. There is one *Folder per folder per process, so
+// every session sees every change as an Event. It is safe for concurrent
+// use.
+type Folder struct {
+	acct *Account
+	name string
+	dir  string
+
+	mu   sync.Mutex // guards everything below
+	gone bool       // deleted or renamed away
+	ul   uidState
+	kws  *keywords
+	msgs []entry // sorted by UID
+	subs []subscriber
+	next int // next subscriber id
+	// pending holds bases linked into new/ or cur/ whose UID is being
+	// assigned by a delivery in progress; rescans leave them alone.
+	pending map[string]bool
+	watch   watchState
+}
+
+// newFolder returns an unloaded folder.
+func newFolder(a *Account, name, dir string) *Folder {
+	return &Folder{acct: a, name: name, dir: dir, pending: map[string]bool{}}
+}
+
+// Name returns the folder name ("INBOX", "Archive/2026").
+func (f *Folder) Name() string { return f.name }
+
+// UIDValidity returns the folder's UIDVALIDITY.
+func (f *Folder) UIDValidity() uint32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ul.hdr.validity
+}
+
+// path returns the path of a file of the folder.
+func (f *Folder) path(rel string) string { return filepath.Join(f.dir, rel) }
+
+// checkLocked returns ErrNotFound for a folder that was deleted.
+func (f *Folder) checkLocked() error {
+	if f.gone {
+		return fmt.Errorf("maildir: folder %q: %w (deleted or renamed)", f.name, ErrNotFound)
+	}
+	return nil
+}
+
+// message builds the Message of an entry.
+func (f *Folder) message(e *entry) Message {
+	return Message{
+		UID:    e.uid,
+		Key:    e.base,
+		Flags:  e.fl.names(f.kws),
+		Size:   e.vsize,
+		Date:   time.Unix(e.date, 0),
+		Recent: e.inNew,
+	}
+}
+
+// snapshotLocked returns the messages sorted by UID.
+func (f *Folder) snapshotLocked() []Message {
+	out := make([]Message, len(f.msgs))
+	for i := range f.msgs {
+		out[i] = f.message(&f.msgs[i])
+	}
+	return out
+}
+
+// Messages returns the folder's messages sorted by UID and its UIDNEXT.
+func (f *Folder) Messages() ([]Message, uint32, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.checkLocked(); err != nil {
+		return nil, 0, err
+	}
+	return f.snapshotLocked(), f.ul.hdr.next, nil
+}
+
+// Subscribe atomically returns the current messages sorted by UID and
+// UIDNEXT, and arranges for fn to be called for every later change, in
+// order, until cancel is called. fn runs with the folder locked: it must
+// not block and must not call back into the Folder.
+func (f *Folder) Subscribe(fn func(Event)) (snapshot []Message, uidNext uint32, cancel func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	id := f.next
+	f.next++
+	f.subs = append(f.subs, subscriber{id: id, fn: fn})
+	var once sync.Once
+	cancel = func() {
+		once.Do(func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for i, s := range f.subs {
+				if s.id == id {
+					f.subs = append(f.subs[:i:i], f.subs[i+1:]...)
+					break
+				}
+			}
+		})
+	}
+	return f.snapshotLocked(), f.ul.hdr.next, cancel
+}
+
+// publishLocked calls every subscriber with ev.
+func (f *Folder) publishLocked(ev Event) {
+	for _, s := range f.subs {
+		s.fn(ev)
+	}
+}
+
+// Status returns the folder's counters, computed from memory.
+func (f *Folder) Status() (Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.checkLocked(); err != nil {
+		return Status{}, err
+	}
+	st := Status{Messages: uint32(len(f.msgs)), UIDNext: f.ul.hdr.next, UIDValidity: f.ul.hdr.validity}
+	for i := range f.msgs {
+		e := &f.msgs[i]
+		if e.inNew {
+			st.Recent++
+		}
+		if e.fl.sys&sysSeen == 0 {
+			st.Unseen++
+		}
+		if e.fl.sys&sysDeleted != 0 {
+			st.Deleted++
+		}
+		st.Size += e.vsize
+	}
+	return st, nil
+}
+
+// find returns the index of uid in f.msgs, or -1.
+func (f *Folder) find(uid uint32) int {
+	i := sort.Search(len(f.msgs), func(i int) bool { return f.msgs[i].uid >= uid })
+	if i < len(f.msgs) && f.msgs[i].uid == uid {
+		return i
+	}
+	return -1
+}
+
+// insertLocked adds an entry keeping f.msgs sorted.
+func (f *Folder) insertLocked(e entry) {
+	n := len(f.msgs)
+	if n == 0 || f.msgs[n-1].uid < e.uid {
+		f.msgs = append(f.msgs, e)
+		return
+	}
+	i := sort.Search(n, func(i int) bool { return f.msgs[i].uid >= e.uid })
+	if i < n && f.msgs[i].uid == e.uid {
+		f.msgs[i] = e
+		return
+	}
+	f.msgs = append(f.msgs, entry{})
+	copy(f.msgs[i+1:], f.msgs[i:])
+	f.msgs[i] = e
+}
+
+// removeLocked drops the entries whose UIDs are in set, in one pass.
+func (f *Folder) removeLocked(set map[uint32]bool) {
+	out := f.msgs[:0]
+	for _, e := range f.msgs {
+		if !set[e.uid] {
+			out = append(out, e)
+		}
+	}
+	for i := len(out); i < len(f.msgs); i++ {
+		f.msgs[i] = entry{}
+	}
+	f.msgs = out
+}
+
+// markGone makes the folder refuse further use after a delete or
+// rename, and tells subscribers every message is gone.
+func (f *Folder) markGone() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gone = true
+	for _, e := range f.msgs {
+		f.publishLocked(Event{Kind: EventExpunge, Message: Message{UID: e.uid, Key: e.base}})
+	}
+	f.msgs = nil
+}

@@ -1,0 +1,459 @@
+package maildir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"postern/maildir/durable"
+)
+
+// Target is one recipient folder of a delivery.
+type Target struct {
+	User   string
+	Folder string // "" = INBOX
+	Flags  []string
+}
+
+// loadKeywordsLocked reads dovecot-keywords.
+func (f *Folder) loadKeywordsLocked() error {
+	data, err := os.ReadFile(f.path(keywordsFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return ioErr("maildir: read keywords", err)
+	}
+	f.kws = parseKeywords(data)
+	return nil
+}
+
+// rebuildUIDStateLocked starts a new uidlist when it is missing or its
+// header is unreadable, keeping records still readable in a broken file.
+func (f *Folder) rebuildUIDStateLocked(cause error) error {
+	h := newUIDHeader()
+	known := map[string]uint32{}
+	if data, err := os.ReadFile(f.uidListPath()); err == nil {
+		if nl := strings.IndexByte(string(data), '\n'); nl >= 0 {
+			l := &uidList{hdr: uidHeader{version: 3, next: 1}}
+			l.parseRecs(data[nl+1:])
+			for _, r := range l.recs {
+				known[r.base] = r.uid
+			}
+			if l.hdr.next > h.next {
+				h.next = l.hdr.next
+			}
+		}
+		f.acct.st.log.Warn("rebuilding dovecot-uidlist", "user", f.acct.user, "folder", f.name, "cause", cause)
+	}
+	f.ul = uidState{hdr: h, known: known, vsizes: map[string]int64{}, torn: true}
+	return nil
+}
+
+// lettersFor maps IMAP flags to a flagSet, adding keywords to
+// dovecot-keywords as needed. f.mu must be held.
+func (f *Folder) lettersFor(flags []string) (flagSet, error) {
+	var fs flagSet
+	added := false
+	for _, fl := range flags {
+		if isRecentFlag(fl) {
+			continue
+		}
+		if b := sysFlagByName(fl); b != 0 {
+			fs.sys |= b
+			continue
+		}
+		if strings.HasPrefix(fl, `\`) {
+			return fs, fmt.Errorf("%w: unknown system flag %q", ErrBadName, fl)
+		}
+		if err := checkKeyword(fl); err != nil {
+			return fs, err
+		}
+		i := f.kws.index(fl)
+		if i < 0 {
+			var ok bool
+			if i, ok = f.kws.add(fl); !ok {
+				return fs, fmt.Errorf("%w: folder already has %d keywords", ErrBadName, maxKeywords)
+			}
+			added = true
+		}
+		fs.kw |= 1 << i
+	}
+	if added {
+		if err := durable.WriteFile(f.path(keywordsFile), f.kws.format(), 0o600); err != nil {
+			return fs, ioErr("maildir: write keywords", err)
+		}
+	}
+	return fs, nil
+}
+
+// spool writes r into dir/tmp with CRLF line ends and fsyncs it.
+func (s *Store) spool(dir string, r io.Reader, t time.Time) (tmpPath, base string, size int64, err error) {
+	base = s.nextBase(t)
+	tmpPath = filepath.Join(dir, "tmp", base)
+	fh, err := os.OpenFile(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", "", 0, ioErr("maildir: spool", err)
+	}
+	w := newCRLFWriter(fh)
+	_, err = io.Copy(w, r)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = fh.Sync()
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chtimes(tmpPath, t, t)
+	}
+	if err != nil {
+		os.Remove(tmpPath)
+		return "", "", 0, ioErr("maildir: spool", err)
+	}
+	return tmpPath, withSizes(base, w.n, w.n), w.n, nil
+}
+
+// addFile links src into the folder as a new message with flags, gives it
+// a UID, makes it durable and publishes EventNew.
+func (f *Folder) addFile(src, base string, size int64, date time.Time, flags []string, source any) (Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.checkLocked(); err != nil {
+		return Message{}, err
+	}
+	fs, err := f.lettersFor(flags)
+	if err != nil {
+		return Message{}, err
+	}
+	e := entry{inNew: true, base: base, fl: fs, vsize: size, date: date.Unix()}
+	if len(flags) > 0 {
+		e.inNew = false
+		e.info = withLetters(fs.letters())
+	}
+	if err := os.Link(src, f.path(e.name())); err != nil {
+		return Message{}, ioErr("maildir: link message", err)
+	}
+	sub := "cur"
+	if e.inNew {
+		sub = "new"
+	}
+	if err := durable.SyncDir(f.path(sub)); err != nil {
+		os.Remove(f.path(e.name()))
+		return Message{}, ioErr("maildir: sync", err)
+	}
+	lock, err := takeDotlock(f.uidListPath(), f.acct.st.lockHost)
+	if err != nil {
+		return Message{}, err
+	}
+	defer lock.release()
+	if err := f.refreshUIDListLocked(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Message{}, err
+	}
+	if uid, ok := f.ul.known[base]; ok {
+		e.uid = uid
+	} else {
+		e.uid = f.ul.hdr.next
+		if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: base, vsize: -1}}); err != nil {
+			return Message{}, err
+		}
+	}
+	f.insertLocked(e)
+	f.acct.quota.add(size, 1)
+	m := f.message(&f.msgs[f.find(e.uid)])
+	f.publishLocked(Event{Kind: EventNew, Message: m, Source: source})
+	return m, nil
+}
+
+// Deliver stores one message for every target. It returns per-target
+// errors (ErrOverQuota, ErrNotFound ...) and a global error if nothing
+// could be written. It returns only when the message is durable.
+func (s *Store) Deliver(ctx context.Context, msg io.Reader, to []Target) ([]error, error) {
+	errs := make([]error, len(to))
+	folders := make([]*Folder, len(to))
+	var first *Folder
+	for i, t := range to {
+		a, err := s.Account(t.User)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		name := t.Folder
+		if name == "" {
+			name = inboxName
+		}
+		f, err := a.Folder(name)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		folders[i] = f
+		if first == nil {
+			first = f
+		}
+	}
+	if first == nil {
+		return errs, fmt.Errorf("maildir: deliver: no usable target")
+	}
+	if err := ctx.Err(); err != nil {
+		return errs, err
+	}
+	now := time.Now()
+	tmp, base, size, err := s.spool(first.dir, msg, now)
+	if err != nil {
+		return errs, err
+	}
+	defer os.Remove(tmp)
+	ok := false
+	for i, f := range folders {
+		if f == nil {
+			continue
+		}
+		if err := f.acct.quota.check(size, 1); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := f.addFile(tmp, base, size, now, to[i].Flags, nil); err != nil {
+			errs[i] = err
+			continue
+		}
+		ok = true
+	}
+	if !ok {
+		return errs, fmt.Errorf("maildir: deliver: no target accepted the message")
+	}
+	return errs, nil
+}
+
+// Append adds a message with flags and internal date (IMAP APPEND).
+func (f *Folder) Append(r io.Reader, flags []string, date time.Time, source any) (Message, error) {
+	if date.IsZero() {
+		date = time.Now()
+	}
+	tmp, base, size, err := f.acct.st.spool(f.dir, r, date)
+	if err != nil {
+		return Message{}, err
+	}
+	defer os.Remove(tmp)
+	if err := f.acct.quota.check(size, 1); err != nil {
+		return Message{}, err
+	}
+	return f.addFile(tmp, base, size, date, flags, source)
+}
+
+// entryFor returns a copy of the entry of uid.
+func (f *Folder) entryFor(uid uint32) (entry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.checkLocked(); err != nil {
+		return entry{}, err
+	}
+	i := f.find(uid)
+	if i < 0 {
+		return entry{}, fmt.Errorf("maildir: uid %d: %w", uid, ErrNotFound)
+	}
+	return f.msgs[i], nil
+}
+
+// Open returns the content of message uid with CRLF line ends; it yields
+// exactly Message.Size bytes.
+func (f *Folder) Open(uid uint32) (io.ReadCloser, Message, error) {
+	for attempt := 0; ; attempt++ {
+		e, err := f.entryFor(uid)
+		if err != nil {
+			return nil, Message{}, err
+		}
+		fh, err := os.Open(f.path(e.name()))
+		if errors.Is(err, os.ErrNotExist) && attempt == 0 {
+			if err := f.Rescan(); err != nil {
+				return nil, Message{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, Message{}, ioErr("maildir: open message", err)
+		}
+		f.mu.Lock()
+		m := f.message(&e)
+		f.mu.Unlock()
+		st, err := fh.Stat()
+		var r io.Reader = fh
+		if err != nil || st.Size() != e.vsize {
+			r = newCRLFReader(fh)
+		}
+		return copyCloser{Reader: io.LimitReader(r, e.vsize), close: fh.Close}, m, nil
+	}
+}
+
+// Header returns the header block of message uid, with its blank line,
+// with CRLF line ends.
+func (f *Folder) Header(uid uint32) ([]byte, error) {
+	rc, _, err := f.Open(uid)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := rc.Read(buf)
+		out = append(out, buf[:n]...)
+		if i := strings.Index(string(out), "\r\n\r\n"); i >= 0 {
+			return out[:i+4], nil
+		}
+		if strings.HasPrefix(string(out), "\r\n") {
+			return out[:2], nil
+		}
+		if err != nil {
+			return out, nil
+		}
+	}
+}
+
+// SetFlags changes the flags of messages and returns their new state.
+// UIDs that no longer exist are skipped.
+func (f *Folder) SetFlags(uids []uint32, op FlagOp, flags []string, source any) ([]Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.checkLocked(); err != nil {
+		return nil, err
+	}
+	fs, err := f.lettersFor(flags)
+	if err != nil {
+		return nil, err
+	}
+	var out []Message
+	var changed []int
+	for _, uid := range uids {
+		i := f.find(uid)
+		if i < 0 {
+			continue
+		}
+		e := &f.msgs[i]
+		nf := e.fl
+		switch op {
+		case FlagsAdd:
+			nf.sys |= fs.sys
+			nf.kw |= fs.kw
+		case FlagsRemove:
+			nf.sys &^= fs.sys
+			nf.kw &^= fs.kw
+		case FlagsReplace:
+			nf.sys, nf.kw = fs.sys, fs.kw
+		}
+		if nf != e.fl || e.inNew {
+			old := e.name()
+			ne := *e
+			ne.fl, ne.inNew, ne.info = nf, false, withLetters(nf.letters())
+			if err := os.Rename(f.path(old), f.path(ne.name())); err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					continue
+				}
+				return out, ioErr("maildir: set flags", err)
+			}
+			flagsChanged := nf != e.fl
+			*e = ne
+			if flagsChanged {
+				changed = append(changed, i)
+			}
+		}
+		out = append(out, f.message(e))
+	}
+	if err := durable.SyncDir(f.path("cur")); err != nil {
+		return out, err
+	}
+	for _, i := range changed {
+		f.publishLocked(Event{Kind: EventFlags, Message: f.message(&f.msgs[i]), Source: source})
+	}
+	return out, nil
+}
+
+// Copy copies messages into dest and returns the source UIDs copied and
+// the UIDs they have in dest, in the same order.
+func (f *Folder) Copy(uids []uint32, dest *Folder) (src, dst []uint32, err error) {
+	return f.copyTo(uids, dest, nil)
+}
+
+func (f *Folder) copyTo(uids []uint32, dest *Folder, source any) (src, dst []uint32, err error) {
+	for _, uid := range uids {
+		e, err := f.entryFor(uid)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return src, dst, err
+		}
+		f.mu.Lock()
+		flags := e.fl.names(f.kws)
+		f.mu.Unlock()
+		base := withSizes(dest.acct.st.nextBase(time.Unix(e.date, 0)), e.vsize, e.vsize)
+		if parseFileName(e.base).size != e.vsize {
+			base = dest.acct.st.nextBase(time.Unix(e.date, 0))
+		}
+		m, err := dest.addFile(f.path(e.name()), base, e.vsize, time.Unix(e.date, 0), flags, source)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return src, dst, err
+		}
+		src = append(src, uid)
+		dst = append(dst, m.UID)
+	}
+	return src, dst, nil
+}
+
+// Move moves messages into dest: copy, then expunge from f.
+func (f *Folder) Move(uids []uint32, dest *Folder, source any) (src, dst []uint32, err error) {
+	src, dst, err = f.copyTo(uids, dest, source)
+	if len(src) > 0 {
+		if _, xerr := f.Expunge(src, source); xerr != nil && err == nil {
+			err = xerr
+		}
+	}
+	return src, dst, err
+}
+
+// Expunge removes messages and returns the UIDs removed; missing UIDs are
+// skipped.
+func (f *Folder) Expunge(uids []uint32, source any) ([]uint32, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.checkLocked(); err != nil {
+		return nil, err
+	}
+	gone := map[uint32]bool{}
+	var out []uint32
+	var bytes int64
+	for _, uid := range uids {
+		i := f.find(uid)
+		if i < 0 || gone[uid] {
+			continue
+		}
+		e := &f.msgs[i]
+		if err := os.Remove(f.path(e.name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return out, ioErr("maildir: expunge", err)
+		}
+		gone[uid] = true
+		out = append(out, uid)
+		bytes += e.vsize
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	for _, sub := range []string{"new", "cur"} {
+		if err := durable.SyncDir(f.path(sub)); err != nil {
+			return out, err
+		}
+	}
+	f.removeLocked(gone)
+	f.acct.quota.add(-bytes, -int64(len(out)))
+	for _, uid := range out {
+		f.publishLocked(Event{Kind: EventExpunge, Message: Message{UID: uid}, Source: source})
+	}
+	return out, nil
+}

@@ -1,0 +1,343 @@
+package maildir
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// tmpMaxAge is how old a file in tmp/ must be to be removed at start: a
+// delivery never takes that long (the Maildir specification's 36 hours).
+const tmpMaxAge = 36 * time.Hour
+
+// watchState is what the watcher last saw of the folder's directories.
+type watchState struct {
+	newMod, curMod time.Time
+	ulMod          time.Time
+	ulSize         int64
+}
+
+// fileRef is a message file found by a directory scan.
+type fileRef struct {
+	inNew bool
+	info  string
+}
+
+// load reads the folder for the first time: uidlist, keywords, files.
+func (f *Folder) load() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := makeMaildir(f.dir, f.name != inboxName); err != nil {
+		return fmt.Errorf("maildir: folder %q: %w", f.name, err)
+	}
+	f.cleanTmp()
+	if err := f.loadKeywordsLocked(); err != nil {
+		return err
+	}
+	return f.syncLocked(false)
+}
+
+// cleanTmp removes files older than tmpMaxAge from tmp/.
+func (f *Folder) cleanTmp() {
+	ents, err := os.ReadDir(f.path("tmp"))
+	if err != nil {
+		return
+	}
+	cutoff := time.Now().Add(-tmpMaxAge)
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil || info.IsDir() || info.ModTime().After(cutoff) {
+			continue
+		}
+		if err := os.Remove(f.path("tmp/" + e.Name())); err == nil {
+			f.acct.st.log.Info("removed stale temporary file", "user", f.acct.user, "folder", f.name, "file", e.Name())
+		}
+	}
+}
+
+// Rescan picks up changes made by other processes: new, removed and
+// renamed files, and dovecot-uidlist records. Changes are published as
+// events. The watcher calls it when a directory changes.
+func (f *Folder) Rescan() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.checkLocked(); err != nil {
+		return err
+	}
+	return f.syncLocked(true)
+}
+
+// rescanIfChanged rescans when new/, cur/ or the uidlist changed since
+// the last scan.
+func (f *Folder) rescanIfChanged() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gone {
+		return nil
+	}
+	w, err := f.statWatch()
+	if err != nil {
+		return err
+	}
+	if w == f.watch {
+		return nil
+	}
+	return f.syncLocked(true)
+}
+
+// statWatch stats what the watcher looks at.
+func (f *Folder) statWatch() (watchState, error) {
+	var w watchState
+	st, err := os.Stat(f.path("new"))
+	if err != nil {
+		return w, ioErr("maildir: stat new", err)
+	}
+	w.newMod = st.ModTime()
+	if st, err = os.Stat(f.path("cur")); err != nil {
+		return w, ioErr("maildir: stat cur", err)
+	}
+	w.curMod = st.ModTime()
+	if st, err = os.Stat(f.uidListPath()); err == nil {
+		w.ulMod, w.ulSize = st.ModTime(), st.Size()
+	}
+	return w, nil
+}
+
+// syncLocked makes memory agree with the disk under the dotlock: read
+// the uidlist (rebuilding it if lost or torn), list new/ and cur/, give
+// UIDs to files that have none, and publish the differences if publish.
+func (f *Folder) syncLocked(publish bool) error {
+	w, err := f.statWatch()
+	if err != nil {
+		return err
+	}
+	lock, err := takeDotlock(f.uidListPath(), f.acct.st.lockHost)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+
+	create := false
+	if f.ul.known == nil {
+		switch err := f.readUIDListLocked(); {
+		case err == nil:
+		case errors.Is(err, os.ErrNotExist), errors.Is(err, errUIDListHeader):
+			if err := f.rebuildUIDStateLocked(err); err != nil {
+				return err
+			}
+			create = true
+		default:
+			return fmt.Errorf("maildir: folder %q: %w", f.name, err)
+		}
+	} else {
+		switch err := f.refreshUIDListLocked(); {
+		case err == nil:
+		case errors.Is(err, errValidityChanged):
+			f.resetLocked(publish)
+		case errors.Is(err, os.ErrNotExist), errors.Is(err, errUIDListHeader):
+			// Lost or broken under us: write it again from memory.
+			f.ul.torn = true
+		default:
+			return fmt.Errorf("maildir: folder %q: %w", f.name, err)
+		}
+	}
+
+	files, err := f.listFilesLocked()
+	if err != nil {
+		return err
+	}
+	f.applyScanLocked(files, publish)
+	if err := f.assignLocked(files, publish); err != nil {
+		return err
+	}
+	if create || f.needsCompaction() {
+		if err := f.rewriteUIDListLocked(); err != nil {
+			return err
+		}
+	}
+	f.watch = w
+	return nil
+}
+
+// resetLocked forgets every message after the uidlist was recreated with
+// a new UIDVALIDITY by another process.
+func (f *Folder) resetLocked(publish bool) {
+	if publish {
+		for _, e := range f.msgs {
+			f.publishLocked(Event{Kind: EventExpunge, Message: Message{UID: e.uid, Key: e.base}})
+		}
+	}
+	f.msgs = nil
+}
+
+// listFilesLocked lists the message files of new/ and cur/, leaving out
+// dot files and deliveries in progress. A base in both keeps cur/.
+func (f *Folder) listFilesLocked() (map[string]fileRef, error) {
+	files := make(map[string]fileRef, len(f.msgs)+16)
+	for _, sub := range []string{"new", "cur"} {
+		d, err := os.Open(f.path(sub))
+		if err != nil {
+			return nil, ioErr("maildir: list "+sub, err)
+		}
+		names, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			return nil, ioErr("maildir: list "+sub, err)
+		}
+		for _, n := range names {
+			if strings.HasPrefix(n, ".") {
+				continue
+			}
+			base, info, _ := strings.Cut(n, string(infoSep))
+			if f.pending[base] {
+				continue
+			}
+			files[base] = fileRef{inNew: sub == "new", info: info}
+		}
+	}
+	return files, nil
+}
+
+// applyScanLocked updates known messages from a scan: gone files become
+// expunges, renamed ones flag changes. Matched files are removed from
+// files, so what is left is new.
+func (f *Folder) applyScanLocked(files map[string]fileRef, publish bool) {
+	gone := map[uint32]bool{}
+	var events []Event
+	for i := range f.msgs {
+		e := &f.msgs[i]
+		fr, ok := files[e.base]
+		if !ok {
+			gone[e.uid] = true
+			events = append(events, Event{Kind: EventExpunge, Message: Message{UID: e.uid, Key: e.base}})
+			continue
+		}
+		delete(files, e.base)
+		if fr.inNew == e.inNew && fr.info == e.info {
+			continue
+		}
+		oldFl := e.fl
+		e.inNew, e.info = fr.inNew, fr.info
+		e.fl = parseLetters(flagLetters(fr.info))
+		if e.fl != oldFl {
+			events = append(events, Event{Kind: EventFlags, Message: f.message(e)})
+		}
+	}
+	if len(gone) > 0 {
+		var b int64
+		for _, e := range f.msgs {
+			if gone[e.uid] {
+				b += e.vsize
+			}
+		}
+		f.removeLocked(gone)
+		f.acct.quota.add(-b, -int64(len(gone)))
+	}
+	if publish {
+		for _, ev := range events {
+			f.publishLocked(ev)
+		}
+	}
+}
+
+// assignLocked adds the files left in files: with the UID the uidlist
+// gives them, or a new one appended to the uidlist.
+func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
+	if len(files) == 0 {
+		return nil
+	}
+	type newFile struct {
+		base string
+		fr   fileRef
+		fn   fileName
+	}
+	var listed, unlisted []newFile
+	for base, fr := range files {
+		nf := newFile{base, fr, parseFileName(base)}
+		if _, ok := f.ul.known[base]; ok {
+			listed = append(listed, nf)
+		} else {
+			unlisted = append(unlisted, nf)
+		}
+	}
+	// Files without a UID get them in delivery order, as Dovecot does.
+	sort.Slice(unlisted, func(i, j int) bool {
+		a, b := unlisted[i], unlisted[j]
+		if a.fn.sec != b.fn.sec {
+			return a.fn.sec < b.fn.sec
+		}
+		return a.base < b.base
+	})
+	var recs []uidRec
+	var added []entry
+	var addBytes int64
+	mk := func(nf newFile, uid uint32) entry {
+		e := entry{uid: uid, inNew: nf.fr.inNew, base: nf.base, info: nf.fr.info, vsize: nf.fn.vsize, date: nf.fn.sec}
+		e.fl = parseLetters(flagLetters(nf.fr.info))
+		if e.vsize < 0 {
+			if v, ok := f.ul.vsizes[nf.base]; ok {
+				e.vsize = v
+			} else {
+				e.vsize = f.measure(e.name())
+			}
+		}
+		if e.date == 0 {
+			if st, err := os.Stat(f.path(e.name())); err == nil {
+				e.date = st.ModTime().Unix()
+			}
+		}
+		return e
+	}
+	for _, nf := range listed {
+		added = append(added, mk(nf, f.ul.known[nf.base]))
+	}
+	for _, nf := range unlisted {
+		uid := f.ul.hdr.next
+		f.ul.hdr.next++
+		e := mk(nf, uid)
+		added = append(added, e)
+		recs = append(recs, uidRec{uid: uid, base: nf.base, vsize: f.recVsize(&e)})
+	}
+	if !f.ul.torn && f.ul.known != nil {
+		if err := f.appendUIDListLocked(recs); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range recs {
+			f.ul.known[r.base] = r.uid
+		}
+	}
+	sort.Slice(added, func(i, j int) bool { return added[i].uid < added[j].uid })
+	for _, e := range added {
+		f.insertLocked(e)
+		addBytes += e.vsize
+	}
+	if publish {
+		for i := range added {
+			f.publishLocked(Event{Kind: EventNew, Message: f.message(&added[i])})
+		}
+		f.acct.quota.add(addBytes, int64(len(added)))
+	}
+	return nil
+}
+
+// measure returns the RFC822.SIZE of a file: its size plus one for each
+// bare LF. Unreadable files count as 0.
+func (f *Folder) measure(rel string) int64 {
+	fh, err := os.Open(f.path(rel))
+	if err != nil {
+		return 0
+	}
+	defer fh.Close()
+	n, _ := io.Copy(io.Discard, newCRLFReader(fh))
+	return n
+}
+
+// sortRecs sorts uidlist records by UID.
+func sortRecs(recs []uidRec) {
+	sort.Slice(recs, func(i, j int) bool { return recs[i].uid < recs[j].uid })
+}

@@ -1,0 +1,164 @@
+package maildir
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultWatchInterval is how often open folders are checked for changes
+// made by other processes when Options.WatchInterval is zero.
+const DefaultWatchInterval = time.Second
+
+// Options configures a Store. The zero value works.
+type Options struct {
+	// Hostname goes into new file names; os.Hostname() when empty.
+	Hostname string
+	// Quota returns an account's limits; 0 means unlimited. Nil means
+	// no quota for anyone.
+	Quota func(user string) (maxBytes, maxMessages int64)
+	// Logger receives the store's log lines; slog.Default() when nil.
+	Logger *slog.Logger
+	// WatchInterval is how often open folders are rescanned for changes
+	// made by other processes (Dovecot, scripts, mv); default 1s. A
+	// negative value turns the watcher off (Rescan still works).
+	WatchInterval time.Duration
+}
+
+// Store is the message store under one root directory (<data>/mail). It
+// is safe for concurrent use; there should be one Store per root in a
+// process so that change events reach every session.
+type Store struct {
+	root     string
+	opts     Options
+	log      *slog.Logger
+	host     string // for file names, made safe
+	lockHost string // for dotlocks, as is
+	pid      int
+	seq      atomic.Uint64
+
+	mu       sync.Mutex
+	accounts map[string]*Account
+	closed   bool
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Open opens (creating it if needed) the store rooted at root.
+func Open(root string, opts Options) (*Store, error) {
+	if root == "" {
+		return nil, fmt.Errorf("maildir: open: empty root")
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, ioErr("maildir: open root", err)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("maildir: open root: %w", err)
+	}
+	host := opts.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.WatchInterval == 0 {
+		opts.WatchInterval = DefaultWatchInterval
+	}
+	s := &Store{
+		root:     abs,
+		opts:     opts,
+		log:      opts.Logger.With("component", "maildir"),
+		host:     safeHost(host),
+		lockHost: host,
+		pid:      os.Getpid(),
+		accounts: map[string]*Account{},
+		stop:     make(chan struct{}),
+	}
+	if opts.WatchInterval > 0 {
+		s.wg.Add(1)
+		go s.watch(opts.WatchInterval)
+	}
+	return s, nil
+}
+
+// Close stops the watcher. Folders stay usable for calls in flight.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	s.wg.Wait()
+	return nil
+}
+
+// Account returns the account of user ("local@domain", already
+// normalised), creating its Maildir and default folders on first use.
+func (s *Store) Account(user string) (*Account, error) {
+	rel, err := checkUser(user)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[user]; a != nil {
+		return a, nil
+	}
+	a, err := openAccount(s, user, filepath.Join(s.root, rel))
+	if err != nil {
+		return nil, err
+	}
+	s.accounts[user] = a
+	return a, nil
+}
+
+// nextBase returns a new unique base name for a file created now.
+func (s *Store) nextBase(t time.Time) string {
+	return uniqueBase(t, s.pid, s.seq.Add(1), s.host)
+}
+
+// watch rescans open folders every interval until Close.
+func (s *Store) watch(every time.Duration) {
+	defer s.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		accts := make([]*Account, 0, len(s.accounts))
+		for _, a := range s.accounts {
+			accts = append(accts, a)
+		}
+		s.mu.Unlock()
+		for _, a := range accts {
+			for _, f := range a.openFolders() {
+				if err := f.rescanIfChanged(); err != nil {
+					s.log.Warn("rescan failed", "user", a.user, "folder", f.Name(), "err", err)
+				}
+			}
+		}
+	}
+}
+
+// copyCloser pairs a reader with a close function.
+type copyCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (c copyCloser) Close() error { return c.close() }

@@ -1,0 +1,238 @@
+package maildir
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"postern/maildir/durable"
+)
+
+// uidState is what a Folder knows of its dovecot-uidlist file. It is
+// guarded by the Folder's mutex; the file itself by the dotlock.
+type uidState struct {
+	hdr   uidHeader
+	known map[string]uint32 // base -> UID of every record in the file
+	// vsizes holds W ext values of records whose base has no W= field.
+	vsizes  map[string]int64
+	recs    int // records in the file, dead ones included
+	ino     uint64
+	size    int64 // bytes of the file we have parsed
+	torn    bool  // the file needs a rewrite
+	foreign bool  // the last refresh brought records written by another process
+}
+
+// uidListPath returns the path of the folder's dovecot-uidlist.
+func (f *Folder) uidListPath() string { return f.path(uidListFile) }
+
+// readFullLocked reads the whole uidlist. It reports os.ErrNotExist when
+// the file is missing and errUIDListHeader when its header is bad.
+func (f *Folder) readUIDListLocked() error {
+	fh, err := os.Open(f.uidListPath())
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(fh)
+	if err != nil {
+		return fmt.Errorf("maildir: read uidlist: %w", err)
+	}
+	l, err := parseUIDList(data)
+	if err != nil {
+		return err
+	}
+	u := &f.ul
+	u.hdr = l.hdr
+	u.known = make(map[string]uint32, len(l.recs))
+	u.vsizes = map[string]int64{}
+	for _, r := range l.recs {
+		u.known[r.base] = r.uid
+		if r.vsize >= 0 {
+			u.vsizes[r.base] = r.vsize
+		}
+	}
+	u.recs = len(l.recs)
+	u.ino = inode(st)
+	u.size = int64(len(data))
+	if l.torn {
+		// Drop a partial last line from our view; the rewrite fixes it.
+		u.torn = true
+	}
+	u.foreign = true
+	return nil
+}
+
+// refreshUIDListLocked brings the in-memory view up to date with the file
+// when another process changed it: reads appended records, or the whole
+// file when it was replaced. The dotlock must be held.
+func (f *Folder) refreshUIDListLocked() error {
+	u := &f.ul
+	u.foreign = false
+	st, err := os.Stat(f.uidListPath())
+	if err != nil {
+		return err
+	}
+	if inode(st) == u.ino && st.Size() == u.size {
+		return nil
+	}
+	if inode(st) != u.ino || st.Size() < u.size {
+		old := u.hdr.validity
+		if err := f.readUIDListLocked(); err != nil {
+			return err
+		}
+		if old != 0 && u.hdr.validity != old {
+			return errValidityChanged
+		}
+		return nil
+	}
+	fh, err := os.Open(f.uidListPath())
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	data := make([]byte, st.Size()-u.size)
+	if _, err := fh.ReadAt(data, u.size); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("maildir: read uidlist: %w", err)
+	}
+	l := &uidList{hdr: u.hdr}
+	used := l.parseRecs(data)
+	for _, r := range l.recs {
+		if _, dup := u.known[r.base]; !dup {
+			u.recs++
+		}
+		u.known[r.base] = r.uid
+		if r.vsize >= 0 {
+			u.vsizes[r.base] = r.vsize
+		}
+	}
+	if l.hdr.next > u.hdr.next {
+		u.hdr.next = l.hdr.next
+	}
+	u.size += int64(used)
+	u.foreign = len(l.recs) > 0
+	return nil
+}
+
+// errValidityChanged: another process recreated the uidlist with a new
+// UIDVALIDITY; the folder must be reloaded from scratch.
+var errValidityChanged = errors.New("maildir: UIDVALIDITY changed by another process")
+
+// appendUIDListLocked appends records for new messages and fsyncs the
+// file. The dotlock must be held.
+func (f *Folder) appendUIDListLocked(recs []uidRec) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	var b []byte
+	for _, r := range recs {
+		b = appendRec(b, r)
+	}
+	fh, err := os.OpenFile(f.uidListPath(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return ioErr("maildir: append uidlist", err)
+	}
+	defer fh.Close()
+	if _, err := fh.Write(b); err != nil {
+		return ioErr("maildir: append uidlist", err)
+	}
+	if err := fh.Sync(); err != nil {
+		return ioErr("maildir: fsync uidlist", err)
+	}
+	u := &f.ul
+	for _, r := range recs {
+		u.known[r.base] = r.uid
+		if r.vsize >= 0 && parseFileName(r.base).vsize < 0 {
+			u.vsizes[r.base] = r.vsize
+		}
+		if r.uid >= u.hdr.next {
+			u.hdr.next = r.uid + 1
+		}
+	}
+	u.recs += len(recs)
+	u.size += int64(len(b))
+	return nil
+}
+
+// rewriteUIDListLocked replaces the uidlist with records for the present
+// messages plus any pending ones, keeping UIDNEXT. The dotlock must be
+// held.
+func (f *Folder) rewriteUIDListLocked() error {
+	u := &f.ul
+	l := &uidList{hdr: u.hdr}
+	l.hdr.version = 3
+	keep := make(map[string]uint32, len(f.msgs)+len(f.pending))
+	for i := range f.msgs {
+		e := &f.msgs[i]
+		keep[e.base] = e.uid
+		l.recs = append(l.recs, uidRec{uid: e.uid, base: e.base, vsize: f.recVsize(e)})
+	}
+	for base := range f.pending {
+		if uid, ok := u.known[base]; ok {
+			keep[base] = uid
+			l.recs = append(l.recs, uidRec{uid: uid, base: base, vsize: -1})
+		}
+	}
+	sortRecs(l.recs)
+	data := l.format()
+	if err := durable.WriteFile(f.uidListPath(), data, 0o600); err != nil {
+		return ioErr("maildir: rewrite uidlist", err)
+	}
+	st, err := os.Stat(f.uidListPath())
+	if err != nil {
+		return ioErr("maildir: rewrite uidlist", err)
+	}
+	u.known = keep
+	vs := map[string]int64{}
+	for base := range keep {
+		if v, ok := u.vsizes[base]; ok {
+			vs[base] = v
+		}
+	}
+	u.vsizes = vs
+	u.recs = len(l.recs)
+	u.ino = inode(st)
+	u.size = int64(len(data))
+	u.torn = false
+	return nil
+}
+
+// recVsize returns the W value to record for e: its size when the file
+// name does not carry W=.
+func (f *Folder) recVsize(e *entry) int64 {
+	if parseFileName(e.base).vsize >= 0 {
+		return -1
+	}
+	return e.vsize
+}
+
+// needsCompaction reports whether the uidlist holds so many records of
+// gone messages that it should be rewritten.
+func (f *Folder) needsCompaction() bool {
+	dead := f.ul.recs - len(f.msgs) - len(f.pending)
+	return f.ul.torn || (dead > compactMinDead && dead > len(f.msgs)/2)
+}
+
+// compactMinDead is the number of records of gone messages below which
+// the uidlist is never rewritten just to drop them.
+const compactMinDead = 1000
+
+// newUIDHeader returns the header of a new folder: UIDVALIDITY from the
+// clock as Dovecot does, UIDNEXT 1, a new GUID.
+func newUIDHeader() uidHeader {
+	return uidHeader{version: 3, validity: uint32(time.Now().Unix()), next: 1, guid: newGUID()}
+}
+
+// inode returns the inode number of a FileInfo.
+func inode(st os.FileInfo) uint64 {
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		return s.Ino
+	}
+	return 0
+}
