@@ -3,6 +3,7 @@ package accounts
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -105,6 +106,9 @@ func NormalizeDomain(d string) (string, error) {
 	}
 	if d[0] == '[' {
 		return "", fmt.Errorf("domain literals are not accepted: %w", ErrBadAddress)
+	}
+	if !utf8.ValidString(d) {
+		return "", fmt.Errorf("domain is not valid UTF-8: %w", ErrBadAddress)
 	}
 	needIDNA := false
 	for i := 0; i < len(d); i++ {

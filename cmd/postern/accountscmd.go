@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/term"
 
 	"postern/accounts"
 )
@@ -33,16 +36,43 @@ func openAccounts(env *cmdEnv, name string, args []string, extra ...func(*flag.F
 	return d, pos, 0
 }
 
+// readPassword reads a new password: the first line of stdin with
+// --password-stdin, else from the terminal without echo, asked twice.
+// Passwords are never taken from the command line.
 func readPassword(env *cmdEnv, fromStdin bool) (string, error) {
-	if !fromStdin {
-		return "", fmt.Errorf("passwords are never taken from arguments; use --password-stdin")
+	if fromStdin {
+		r := bufio.NewReaderSize(env.stdin, maxPasswordLine)
+		line, err := r.ReadString('\n')
+		if err != nil && line == "" {
+			return "", fmt.Errorf("reading password from stdin: %w", err)
+		}
+		return strings.TrimRight(line, "\r\n"), nil
 	}
-	r := bufio.NewReaderSize(env.stdin, maxPasswordLine)
-	line, err := r.ReadString('\n')
-	if err != nil && line == "" {
-		return "", fmt.Errorf("reading password from stdin: %w", err)
+	f, ok := env.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", fmt.Errorf("stdin is not a terminal: pass the password on stdin with --password-stdin (never as an argument)")
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	ask := func(prompt string) (string, error) {
+		fmt.Fprint(env.stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(env.stderr)
+		if err != nil {
+			return "", fmt.Errorf("reading password from the terminal: %w", err)
+		}
+		return string(b), nil
+	}
+	pw, err := ask("New password: ")
+	if err != nil {
+		return "", err
+	}
+	again, err := ask("Repeat password: ")
+	if err != nil {
+		return "", err
+	}
+	if pw != again {
+		return "", fmt.Errorf("the two passwords differ")
+	}
+	return pw, nil
 }
 
 func fail(env *cmdEnv, name string, err error) int {

@@ -26,6 +26,9 @@ func TestUserAliasDomainCommands(t *testing.T) {
 	if code, _, e := runIn("short\n", "user", "add", "--password-stdin", "bob@example.org"); code != 1 || !strings.Contains(e, "shorter") {
 		t.Fatalf("weak password: %d %q", code, e)
 	}
+	if code, _, e := runIn("typed pw\n", "user", "add", "carl@example.org"); code != 1 || !strings.Contains(e, "--password-stdin") {
+		t.Fatalf("password without a terminal or --password-stdin: %d %q", code, e)
+	}
 	if code, _, e := runIn("", "alias", "add", "info@example.org", "anna@example.org"); code != 0 {
 		t.Fatalf("alias add: %d %q", code, e)
 	}
