@@ -1,0 +1,114 @@
+package smtpd
+
+import (
+	"time"
+
+	"postern/smtpd/queue"
+)
+
+// Config holds the SMTP servers' tunables (the [smtp] section of
+// postern.toml). A zero field takes its default. Durations are strings
+// such as "5m" in TOML, as in the [queue] section.
+type Config struct {
+	// MaxMessageBytes is the largest message accepted, advertised as
+	// SIZE (RFC 1870); larger ones get 552 5.3.4.
+	MaxMessageBytes int64 `toml:"max_message_bytes"`
+	// MaxRecipients bounds RCPT commands per message; more get 452
+	// 4.5.3. Values below 100 are raised to 100, the minimum RFC 5321
+	// section 4.5.3.1.8 requires servers to accept.
+	MaxRecipients int `toml:"max_recipients"`
+	// MaxLineLength bounds a command line and a line of message data, in
+	// octets. RFC 5321 section 4.5.3.1.6 sets 1000 for text lines; real
+	// mail exceeds it, so the default is generous. A longer line ends the
+	// connection with 500 5.4.0 and nothing is delivered.
+	MaxLineLength int `toml:"max_line_length"`
+	// ReadTimeout bounds the wait for each command (RFC 5321 section
+	// 4.5.3.2.7 asks servers to wait at least 5 minutes).
+	ReadTimeout queue.Duration `toml:"read_timeout"`
+	// WriteTimeout bounds each reply written to the client.
+	WriteTimeout queue.Duration `toml:"write_timeout"`
+	// DataTimeout bounds each read of message data (DATA or BDAT): a
+	// client silent this long in the middle of a message is disconnected
+	// and nothing is delivered (RFC 5321 section 4.5.3.2.5: 3 minutes on
+	// the client's side; servers wait longer).
+	DataTimeout queue.Duration `toml:"data_timeout"`
+	// MaxConnections bounds concurrent connections to one server (port
+	// 25, or 587 and 465 together); more are answered 421 4.7.0 and
+	// closed.
+	MaxConnections int `toml:"max_connections"`
+	// MaxConnectionsPerIP bounds concurrent connections from one source
+	// address (IPv6 sources by their /64); more are answered 421 4.7.0
+	// and closed.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+}
+
+// Defaults of the Config fields, named so the documentation can cite them.
+const (
+	// DefaultMaxMessageBytes is 50 MiB, the queue's own default limit.
+	DefaultMaxMessageBytes = 50 << 20
+	// DefaultMaxRecipients is RFC 5321 section 4.5.3.1.8's minimum.
+	DefaultMaxRecipients = 100
+	// MinMaxRecipients is the floor of MaxRecipients (RFC 5321 section
+	// 4.5.3.1.8).
+	MinMaxRecipients = 100
+	// DefaultMaxLineLength is eight times RFC 5321's 1000 octets.
+	DefaultMaxLineLength = 8000
+	// DefaultReadTimeout is RFC 5321 section 4.5.3.2.7's 5 minutes.
+	DefaultReadTimeout = 5 * time.Minute
+	// DefaultWriteTimeout bounds one reply.
+	DefaultWriteTimeout = time.Minute
+	// DefaultDataTimeout bounds each read inside a message.
+	DefaultDataTimeout = 5 * time.Minute
+	// DefaultMaxConnections bounds one server's concurrent connections.
+	DefaultMaxConnections = 500
+	// DefaultMaxConnectionsPerIP bounds one source's concurrent
+	// connections (Postfix's smtpd_client_connection_count_limit is 50;
+	// a personal server needs fewer).
+	DefaultMaxConnectionsPerIP = 20
+)
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		MaxMessageBytes:     DefaultMaxMessageBytes,
+		MaxRecipients:       DefaultMaxRecipients,
+		MaxLineLength:       DefaultMaxLineLength,
+		ReadTimeout:         queue.Duration(DefaultReadTimeout),
+		WriteTimeout:        queue.Duration(DefaultWriteTimeout),
+		DataTimeout:         queue.Duration(DefaultDataTimeout),
+		MaxConnections:      DefaultMaxConnections,
+		MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
+	}
+}
+
+// withDefaults returns c with zero (or negative) fields replaced by their
+// defaults and MaxRecipients raised to MinMaxRecipients.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = d.MaxMessageBytes
+	}
+	if c.MaxRecipients <= 0 {
+		c.MaxRecipients = d.MaxRecipients
+	}
+	c.MaxRecipients = max(c.MaxRecipients, MinMaxRecipients)
+	if c.MaxLineLength <= 0 {
+		c.MaxLineLength = d.MaxLineLength
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = d.ReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = d.WriteTimeout
+	}
+	if c.DataTimeout <= 0 {
+		c.DataTimeout = d.DataTimeout
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = d.MaxConnections
+	}
+	if c.MaxConnectionsPerIP <= 0 {
+		c.MaxConnectionsPerIP = d.MaxConnectionsPerIP
+	}
+	return c
+}

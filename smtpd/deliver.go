@@ -1,0 +1,143 @@
+package smtpd
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"postern/maildir"
+)
+
+// message is one accepted message on its way to delivery.
+type message struct {
+	id       string // queue id, in the Received header and the logs
+	from     string
+	rcpts    []recipient
+	body     *spool
+	received time.Time
+	added    string // headers added on submission (Date, Message-ID)
+}
+
+// checkQuota refuses a recipient whose mailbox is already full, at RCPT
+// time, so that the sender retries that recipient only.
+func (s *session) checkQuota(user string) error {
+	maxBytes, maxMsgs := s.srv.opts.Accounts.Quota(user)
+	if maxBytes <= 0 && maxMsgs <= 0 {
+		return nil
+	}
+	acct, err := s.srv.opts.Store.Account(user)
+	if err != nil {
+		return err
+	}
+	bytes, msgs := acct.Usage()
+	if (maxBytes > 0 && bytes >= maxBytes) || (maxMsgs > 0 && msgs >= maxMsgs) {
+		return maildir.ErrOverQuota
+	}
+	return nil
+}
+
+// deliver stores msg for its local recipients and queues it for its remote
+// ones, and returns nil only when every copy is durable.
+//
+// SMTP (unlike LMTP) has one reply to DATA for all recipients. When some
+// local deliveries fail temporarily (a full mailbox) while others
+// succeeded, neither answer is right on its own: 250 would lose the failed
+// copies, 4xx would make the sender retry everyone and duplicate the
+// delivered ones. So the failed recipients are handed to the outbound
+// queue, which retries local deliveries like remote ones and bounces at
+// expiry, and the reply is 250 once that is durable. Only when nothing was
+// delivered (or the queue is missing or fails) is the reply a temporary
+// error for the whole message: then duplicates are preferred to loss.
+func (s *session) deliver(ctx context.Context, log *slog.Logger, msg *message) error {
+	users, remote := msg.targets()
+	trace := s.received(msg) + msg.added
+	var failed []string
+	var firstErr error
+	delivered := 0
+	if len(users) > 0 {
+		targets := make([]maildir.Target, len(users))
+		for i, u := range users {
+			targets[i] = maildir.Target{User: u}
+		}
+		content := io.MultiReader(strings.NewReader(returnPath(msg.from)+trace), msg.body.reader())
+		errs, err := s.srv.opts.Store.Deliver(ctx, content, targets)
+		if err != nil {
+			return reply(log, "delivery", err)
+		}
+		for i, e := range errs {
+			if e != nil {
+				log.Warn("delivery to a recipient failed", "to", users[i], "err", e)
+				failed = append(failed, users[i])
+				firstErr = cmpErr(firstErr, e)
+				continue
+			}
+			delivered++
+		}
+	}
+	if len(failed) > 0 && delivered == 0 && len(remote) == 0 {
+		return reply(log, "delivery", firstErr)
+	}
+	if len(failed) > 0 {
+		if err := s.enqueue(ctx, log, msg, failed, returnPath(msg.from)+trace); err != nil {
+			log.Error("retry of failed local recipients could not be queued; asking the sender to retry all",
+				"delivered", delivered, "err", err)
+			return reply(log, "delivery", errors.Join(err, firstErr))
+		}
+		log.Info("local recipients queued for retry", "rcpts", failed)
+	}
+	if len(remote) > 0 {
+		if err := s.enqueue(ctx, log, msg, remote, trace); err != nil {
+			return reply(log, "queue", err)
+		}
+	}
+	log.Info("message accepted", "from", msg.from, "local", delivered, "queued", len(failed)+len(remote),
+		"bytes", msg.body.size)
+	return nil
+}
+
+// enqueue hands msg with the header prefix to the outbound queue for rcpts.
+func (s *session) enqueue(ctx context.Context, log *slog.Logger, msg *message, rcpts []string, prefix string) error {
+	q := s.srv.opts.Queue
+	if q == nil {
+		return replyNoQueue
+	}
+	id, err := q.Enqueue(ctx, msg.from, rcpts, io.MultiReader(strings.NewReader(prefix), msg.body.reader()))
+	if err != nil {
+		return err
+	}
+	log.Info("queued", "queue_id", id, "rcpts", len(rcpts))
+	return nil
+}
+
+// cmpErr keeps the first error, preferring a quota error (it names the
+// recipient's problem, not the server's).
+func cmpErr(have, e error) error {
+	if have == nil || (errors.Is(e, maildir.ErrOverQuota) && !errors.Is(have, maildir.ErrOverQuota)) {
+		return e
+	}
+	return have
+}
+
+// targets returns the distinct local users and remote addresses of msg,
+// in RCPT order.
+func (m *message) targets() (users, remote []string) {
+	seen := map[string]bool{}
+	for _, r := range m.rcpts {
+		for _, l := range r.local {
+			if !seen[l.User] {
+				seen[l.User] = true
+				users = append(users, l.User)
+			}
+		}
+		for _, a := range r.remote {
+			if !seen["\x00"+a] {
+				seen["\x00"+a] = true
+				remote = append(remote, a)
+			}
+		}
+	}
+	return users, remote
+}
