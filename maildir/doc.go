@@ -44,6 +44,8 @@
 //	(*Folder).SetFlags(uids []uint32, op FlagOp, flags []string, source any) ([]Message, error)
 //	(*Folder).Copy(uids []uint32, dest *Folder) (src, dst []uint32, err error)
 //	(*Folder).Move(uids []uint32, dest *Folder, source any) (src, dst []uint32, err error)
+//	        // a rename keeping flags and internal date; EventNew in dest, then one EventExpunge
+//	(*Folder).TakeRecent() ([]uint32, error)               // SELECT claims the \Recent messages
 //	(*Folder).Expunge(uids []uint32, source any) (expunged []uint32, err error)
 //	(*Folder).Status() (Status, error)                     // Messages, Recent, Unseen, Deleted, UIDNext, UIDValidity, Size
 //	(*Folder).Rescan() error                               // pick up changes by other processes (also done by a watcher)
@@ -51,7 +53,8 @@
 // Flags are IMAP strings: system flags `\Seen` `\Answered` `\Flagged`
 // `\Deleted` `\Draft` (letters S R F T D in the ":2," suffix) and keywords
 // (any other atom, stored through dovecot-keywords). Message.Size is the
-// RFC822.SIZE: octets with CRLF line ends. Message.Date is the internal date.
+// RFC822.SIZE: octets with CRLF line ends. Message.Date is the internal
+// date: the file's modification time, as in Dovecot (Append sets it).
 //
 // Errors are typed so front ends map them to replies in one place:
 // ErrNotFound, ErrExists, ErrBadName, ErrOverQuota, ErrNoSpace (disk full),

@@ -21,8 +21,9 @@ type Message struct {
 	Size int64
 	// Date is the internal date (the delivery or APPEND time).
 	Date time.Time
-	// Recent is set for messages that arrived in new/ and that this
-	// process has not yet moved to cur/.
+	// Recent is set for a message that arrived (delivery, APPEND, COPY,
+	// MOVE, or a file found in new/) since a session last called
+	// TakeRecent. Flag changes do not clear it.
 	Recent bool
 }
 
@@ -62,6 +63,8 @@ type entry struct {
 	fl    flagSet
 	vsize int64
 	date  int64 // Unix seconds
+	// recent: arrived since the last TakeRecent (see Message.Recent).
+	recent bool
 }
 
 // name returns the file name relative to the folder directory.
@@ -134,7 +137,7 @@ func (f *Folder) message(e *entry) Message {
 		Flags:  e.fl.names(f.kws),
 		Size:   e.vsize,
 		Date:   time.Unix(e.date, 0),
-		Recent: e.inNew,
+		Recent: e.recent,
 	}
 }
 
@@ -200,7 +203,7 @@ func (f *Folder) Status() (Status, error) {
 	st := Status{Messages: uint32(len(f.msgs)), UIDNext: f.ul.hdr.next, UIDValidity: f.ul.hdr.validity}
 	for i := range f.msgs {
 		e := &f.msgs[i]
-		if e.inNew {
+		if e.recent {
 			st.Recent++
 		}
 		if e.fl.sys&sysSeen == 0 {

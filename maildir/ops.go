@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -89,86 +88,6 @@ func (f *Folder) lettersFor(flags []string) (flagSet, error) {
 	return fs, nil
 }
 
-// spool writes r into dir/tmp with CRLF line ends and fsyncs it.
-func (s *Store) spool(dir string, r io.Reader, t time.Time) (tmpPath, base string, size int64, err error) {
-	base = s.nextBase(t)
-	tmpPath = filepath.Join(dir, "tmp", base)
-	fh, err := os.OpenFile(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", "", 0, ioErr("maildir: spool", err)
-	}
-	w := newCRLFWriter(fh)
-	_, err = io.Copy(w, r)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = fh.Sync()
-	}
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chtimes(tmpPath, t, t)
-	}
-	if err != nil {
-		os.Remove(tmpPath)
-		return "", "", 0, ioErr("maildir: spool", err)
-	}
-	return tmpPath, withSizes(base, w.n, w.n), w.n, nil
-}
-
-// addFile links src into the folder as a new message with flags, gives it
-// a UID, makes it durable and publishes EventNew.
-func (f *Folder) addFile(src, base string, size int64, date time.Time, flags []string, source any) (Message, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.checkLocked(); err != nil {
-		return Message{}, err
-	}
-	fs, err := f.lettersFor(flags)
-	if err != nil {
-		return Message{}, err
-	}
-	e := entry{inNew: true, base: base, fl: fs, vsize: size, date: date.Unix()}
-	if len(flags) > 0 {
-		e.inNew = false
-		e.info = withLetters(fs.letters())
-	}
-	if err := os.Link(src, f.path(e.name())); err != nil {
-		return Message{}, ioErr("maildir: link message", err)
-	}
-	sub := "cur"
-	if e.inNew {
-		sub = "new"
-	}
-	if err := durable.SyncDir(f.path(sub)); err != nil {
-		os.Remove(f.path(e.name()))
-		return Message{}, ioErr("maildir: sync", err)
-	}
-	lock, err := takeDotlock(f.uidListPath(), f.acct.st.lockHost)
-	if err != nil {
-		return Message{}, err
-	}
-	defer lock.release()
-	if err := f.refreshUIDListLocked(); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return Message{}, err
-	}
-	if uid, ok := f.ul.known[base]; ok {
-		e.uid = uid
-	} else {
-		e.uid = f.ul.hdr.next
-		if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: base, vsize: -1}}); err != nil {
-			return Message{}, err
-		}
-	}
-	f.insertLocked(e)
-	f.acct.quota.add(size, 1)
-	m := f.message(&f.msgs[f.find(e.uid)])
-	f.publishLocked(Event{Kind: EventNew, Message: m, Source: source})
-	return m, nil
-}
-
 // Deliver stores one message for every target. It returns per-target
 // errors (ErrOverQuota, ErrNotFound ...) and a global error if nothing
 // could be written. It returns only when the message is durable.
@@ -202,8 +121,7 @@ func (s *Store) Deliver(ctx context.Context, msg io.Reader, to []Target) ([]erro
 	if err := ctx.Err(); err != nil {
 		return errs, err
 	}
-	now := time.Now()
-	tmp, base, size, err := s.spool(first.dir, msg, now)
+	tmp, base, size, err := s.spool(first.dir, msg, time.Now())
 	if err != nil {
 		return errs, err
 	}
@@ -217,7 +135,7 @@ func (s *Store) Deliver(ctx context.Context, msg io.Reader, to []Target) ([]erro
 			errs[i] = err
 			continue
 		}
-		if _, err := f.addFile(tmp, base, size, now, to[i].Flags, nil); err != nil {
+		if _, err := f.addFile(tmp, base, size, to[i].Flags, nil); err != nil {
 			errs[i] = err
 			continue
 		}
@@ -242,7 +160,7 @@ func (f *Folder) Append(r io.Reader, flags []string, date time.Time, source any)
 	if err := f.acct.quota.check(size, 1); err != nil {
 		return Message{}, err
 	}
-	return f.addFile(tmp, base, size, date, flags, source)
+	return f.addFile(tmp, base, size, flags, source)
 }
 
 // entryFor returns a copy of the entry of uid.
@@ -376,46 +294,6 @@ func (f *Folder) SetFlags(uids []uint32, op FlagOp, flags []string, source any) 
 // the UIDs they have in dest, in the same order.
 func (f *Folder) Copy(uids []uint32, dest *Folder) (src, dst []uint32, err error) {
 	return f.copyTo(uids, dest, nil)
-}
-
-func (f *Folder) copyTo(uids []uint32, dest *Folder, source any) (src, dst []uint32, err error) {
-	for _, uid := range uids {
-		e, err := f.entryFor(uid)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return src, dst, err
-		}
-		f.mu.Lock()
-		flags := e.fl.names(f.kws)
-		f.mu.Unlock()
-		base := withSizes(dest.acct.st.nextBase(time.Unix(e.date, 0)), e.vsize, e.vsize)
-		if parseFileName(e.base).size != e.vsize {
-			base = dest.acct.st.nextBase(time.Unix(e.date, 0))
-		}
-		m, err := dest.addFile(f.path(e.name()), base, e.vsize, time.Unix(e.date, 0), flags, source)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return src, dst, err
-		}
-		src = append(src, uid)
-		dst = append(dst, m.UID)
-	}
-	return src, dst, nil
-}
-
-// Move moves messages into dest: copy, then expunge from f.
-func (f *Folder) Move(uids []uint32, dest *Folder, source any) (src, dst []uint32, err error) {
-	src, dst, err = f.copyTo(uids, dest, source)
-	if len(src) > 0 {
-		if _, xerr := f.Expunge(src, source); xerr != nil && err == nil {
-			err = xerr
-		}
-	}
-	return src, dst, err
 }
 
 // Expunge removes messages and returns the UIDs removed; missing UIDs are

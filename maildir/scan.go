@@ -120,32 +120,47 @@ func (f *Folder) syncLocked(publish bool) error {
 		return err
 	}
 	defer lock.release()
+	if err := f.readUIDsLocked(publish); err != nil {
+		return err
+	}
+	if err := f.scanFilesLocked(publish); err != nil {
+		return err
+	}
+	f.watch = w
+	return nil
+}
 
-	create := false
+// readUIDsLocked reads the uidlist the first time, or what other
+// processes changed in it since. A lost or broken file is rebuilt (and
+// marked torn, to be rewritten by scanFilesLocked). The dotlock is held.
+func (f *Folder) readUIDsLocked(publish bool) error {
 	if f.ul.known == nil {
 		switch err := f.readUIDListLocked(); {
 		case err == nil:
 		case errors.Is(err, os.ErrNotExist), errors.Is(err, errUIDListHeader):
-			if err := f.rebuildUIDStateLocked(err); err != nil {
-				return err
-			}
-			create = true
+			return f.rebuildUIDStateLocked(err)
 		default:
 			return fmt.Errorf("maildir: folder %q: %w", f.name, err)
 		}
-	} else {
-		switch err := f.refreshUIDListLocked(); {
-		case err == nil:
-		case errors.Is(err, errValidityChanged):
-			f.resetLocked(publish)
-		case errors.Is(err, os.ErrNotExist), errors.Is(err, errUIDListHeader):
-			// Lost or broken under us: write it again from memory.
-			f.ul.torn = true
-		default:
-			return fmt.Errorf("maildir: folder %q: %w", f.name, err)
-		}
+		return nil
 	}
+	switch err := f.refreshUIDListLocked(); {
+	case err == nil:
+	case errors.Is(err, errValidityChanged):
+		f.resetLocked(publish)
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, errUIDListHeader):
+		// Lost or broken under us: write it again from memory.
+		f.ul.torn = true
+	default:
+		return fmt.Errorf("maildir: folder %q: %w", f.name, err)
+	}
+	return nil
+}
 
+// scanFilesLocked lists new/ and cur/, applies what changed, gives UIDs
+// to files without one and rewrites the uidlist when it is torn or
+// mostly dead records. The dotlock is held.
+func (f *Folder) scanFilesLocked(publish bool) error {
 	files, err := f.listFilesLocked()
 	if err != nil {
 		return err
@@ -154,12 +169,9 @@ func (f *Folder) syncLocked(publish bool) error {
 	if err := f.assignLocked(files, publish); err != nil {
 		return err
 	}
-	if create || f.needsCompaction() {
-		if err := f.rewriteUIDListLocked(); err != nil {
-			return err
-		}
+	if f.needsCompaction() {
+		return f.rewriteUIDListLocked()
 	}
-	f.watch = w
 	return nil
 }
 
@@ -276,7 +288,7 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 	var added []entry
 	var addBytes int64
 	mk := func(nf newFile, uid uint32) entry {
-		e := entry{uid: uid, inNew: nf.fr.inNew, base: nf.base, info: nf.fr.info, vsize: nf.fn.vsize, date: nf.fn.sec}
+		e := entry{uid: uid, inNew: nf.fr.inNew, recent: nf.fr.inNew, base: nf.base, info: nf.fr.info, vsize: nf.fn.vsize}
 		e.fl = parseLetters(flagLetters(nf.fr.info))
 		if e.vsize < 0 {
 			if v, ok := f.ul.vsizes[nf.base]; ok {
@@ -285,10 +297,12 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 				e.vsize = f.measure(e.name())
 			}
 		}
-		if e.date == 0 {
-			if st, err := os.Stat(f.path(e.name())); err == nil {
-				e.date = st.ModTime().Unix()
-			}
+		// The internal date is the file's modification time, as in
+		// Dovecot; the name's time only when the file cannot be read.
+		if st, err := os.Stat(f.path(e.name())); err == nil {
+			e.date = st.ModTime().Unix()
+		} else {
+			e.date = nf.fn.sec
 		}
 		return e
 	}

@@ -1,0 +1,161 @@
+package maildir
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"postern/maildir/durable"
+)
+
+// spool writes r into dir/tmp with CRLF line ends, fsyncs it and sets
+// its modification time, which is the message's internal date, to date.
+// The file name carries the current time, as Dovecot's names do.
+func (s *Store) spool(dir string, r io.Reader, date time.Time) (tmpPath, base string, size int64, err error) {
+	base = s.nextBase(time.Now())
+	tmpPath = filepath.Join(dir, "tmp", base)
+	fh, err := os.OpenFile(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", "", 0, ioErr("maildir: spool", err)
+	}
+	w := newCRLFWriter(fh)
+	_, err = io.Copy(w, r)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = os.Chtimes(tmpPath, date, date)
+	}
+	if err == nil {
+		err = fh.Sync()
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmpPath)
+		return "", "", 0, ioErr("maildir: spool", err)
+	}
+	return tmpPath, withSizes(base, w.n, w.n), w.n, nil
+}
+
+// addFile links src (a spooled file, or a message of another folder for
+// Copy) into the folder as a new message with flags, gives it a UID,
+// makes it durable and publishes EventNew.
+func (f *Folder) addFile(src, base string, size int64, flags []string, source any) (Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addFileLocked(src, base, size, flags, source, false)
+}
+
+// addFileLocked puts src into the folder under base: a hard link, or a
+// rename when move is set (Move within one file system). It fsyncs the
+// directory, assigns the UID under the dotlock after taking in UIDs other
+// processes assigned meanwhile (so UIDs reach subscribers in increasing
+// order), and publishes EventNew. On failure nothing is left in the
+// folder: a link is removed, a renamed file is put back. f.mu is held.
+func (f *Folder) addFileLocked(src, base string, size int64, flags []string, source any, move bool) (Message, error) {
+	if err := f.checkLocked(); err != nil {
+		return Message{}, err
+	}
+	fs, err := f.lettersFor(flags)
+	if err != nil {
+		return Message{}, err
+	}
+	e := entry{inNew: true, base: base, fl: fs, vsize: size, recent: true}
+	if len(flags) > 0 {
+		e.inNew = false
+		e.info = withLetters(fs.letters())
+	}
+	var lock *dotlock
+	if move {
+		// A moved file keeps its base, which may have a stale record in
+		// this folder's uidlist (moved here before): look under the lock
+		// and take a new base then, so that no UID is ever reused.
+		if lock, err = f.lockFreshLocked(); err != nil {
+			return Message{}, err
+		}
+		defer lock.release()
+		if _, stale := f.ul.known[e.base]; stale {
+			e.base = renamedBase(f.acct.st.nextBase(time.Now()), e.base)
+		}
+	}
+	dst := f.path(e.name())
+	put, undo := os.Link, os.Remove
+	if move {
+		put = os.Rename
+		undo = func(p string) error { return os.Rename(p, src) }
+	}
+	// Scans under lockFreshLocked must leave the file to us.
+	f.pending[e.base] = true
+	defer delete(f.pending, e.base)
+	if err := put(src, dst); err != nil {
+		return Message{}, ioErr("maildir: add message", err)
+	}
+	fail := func(err error) (Message, error) {
+		if uerr := undo(dst); uerr != nil {
+			f.acct.st.log.Error("cannot undo a failed add", "user", f.acct.user, "folder", f.name, "file", dst, "err", uerr)
+		}
+		durable.SyncDir(filepath.Dir(dst))
+		return Message{}, err
+	}
+	if err := durable.SyncDir(filepath.Dir(dst)); err != nil {
+		return fail(ioErr("maildir: sync", err))
+	}
+	if st, err := os.Stat(dst); err == nil {
+		e.date = st.ModTime().Unix()
+	}
+	if lock == nil {
+		if lock, err = f.lockFreshLocked(); err != nil {
+			return fail(err)
+		}
+		defer lock.release()
+	}
+	if uid, ok := f.ul.known[e.base]; ok && !move {
+		// Another process saw the file and gave it a UID already.
+		e.uid = uid
+	} else {
+		e.uid = f.ul.hdr.next
+		if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: e.base, vsize: -1}}); err != nil {
+			return fail(err)
+		}
+	}
+	f.insertLocked(e)
+	f.acct.quota.add(size, 1)
+	m := f.message(&f.msgs[f.find(e.uid)])
+	f.publishLocked(Event{Kind: EventNew, Message: m, Source: source})
+	return m, nil
+}
+
+// lockFreshLocked takes the uidlist dotlock and brings memory up to date
+// with what other processes did: their uidlist records, and when there
+// are new ones, their files (published as events first, so subscribers
+// see UIDs in increasing order). f.mu is held.
+func (f *Folder) lockFreshLocked() (*dotlock, error) {
+	lock, err := takeDotlock(f.uidListPath(), f.acct.st.lockHost)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.readUIDsLocked(true); err != nil {
+		lock.release()
+		return nil, err
+	}
+	if f.ul.foreign || f.ul.torn {
+		if err := f.scanFilesLocked(true); err != nil {
+			lock.release()
+			return nil, err
+		}
+	}
+	return lock, nil
+}
+
+// renamedBase returns a new base for a file whose base old is taken:
+// fresh, with old's S= and W= sizes.
+func renamedBase(fresh, old string) string {
+	fn := parseFileName(old)
+	if fn.size >= 0 && fn.vsize >= 0 {
+		return withSizes(fresh, fn.size, fn.vsize)
+	}
+	return fresh
+}

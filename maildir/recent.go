@@ -1,0 +1,52 @@
+package maildir
+
+import (
+	"errors"
+	"os"
+
+	"postern/maildir/durable"
+)
+
+// TakeRecent claims the folder's recent messages for one session (IMAP
+// SELECT, not EXAMINE): it returns their UIDs in increasing order and
+// clears Recent on them, so no other session sees them as recent. Their
+// files move from new/ to cur/, as Dovecot does on SELECT.
+func (f *Folder) TakeRecent() ([]uint32, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.checkLocked(); err != nil {
+		return nil, err
+	}
+	var out []uint32
+	renamed := false
+	for i := range f.msgs {
+		e := &f.msgs[i]
+		if !e.recent {
+			continue
+		}
+		e.recent = false
+		out = append(out, e.uid)
+		if !e.inNew {
+			continue
+		}
+		ne := *e
+		ne.inNew, ne.info = false, withLetters(e.fl.letters())
+		err := os.Rename(f.path(e.name()), f.path(ne.name()))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // gone or moved by another process: the next scan tells
+		}
+		if err != nil {
+			return out, ioErr("maildir: move to cur", err)
+		}
+		*e = ne
+		renamed = true
+	}
+	if renamed {
+		for _, sub := range []string{"new", "cur"} {
+			if err := durable.SyncDir(f.path(sub)); err != nil {
+				return out, ioErr("maildir: take recent", err)
+			}
+		}
+	}
+	return out, nil
+}
