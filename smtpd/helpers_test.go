@@ -272,11 +272,13 @@ func (e *testEnv) greet(nc net.Conn, err error) *client {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c := &client{t: e.t, nc: nc, r: bufio.NewReader(nc)}
+	c := &client{t: e.t, nc: nc, r: newReader(nc)}
 	e.t.Cleanup(func() { nc.Close() })
 	c.expect("220 ")
 	return c
 }
+
+func newReader(nc net.Conn) *bufio.Reader { return bufio.NewReader(nc) }
 
 // send writes raw bytes.
 func (c *client) send(s string) {
