@@ -29,28 +29,6 @@ func (f *Folder) loadKeywordsLocked() error {
 	return nil
 }
 
-// rebuildUIDStateLocked starts a new uidlist when it is missing or its
-// header is unreadable, keeping records still readable in a broken file.
-func (f *Folder) rebuildUIDStateLocked(cause error) error {
-	h := newUIDHeader()
-	known := map[string]uint32{}
-	if data, err := os.ReadFile(f.uidListPath()); err == nil {
-		if nl := strings.IndexByte(string(data), '\n'); nl >= 0 {
-			l := &uidList{hdr: uidHeader{version: 3, next: 1}}
-			l.parseRecs(data[nl+1:])
-			for _, r := range l.recs {
-				known[r.base] = r.uid
-			}
-			if l.hdr.next > h.next {
-				h.next = l.hdr.next
-			}
-		}
-		f.acct.st.log.Warn("rebuilding dovecot-uidlist", "user", f.acct.user, "folder", f.name, "cause", cause)
-	}
-	f.ul = uidState{hdr: h, known: known, vsizes: map[string]int64{}, torn: true}
-	return nil
-}
-
 // lettersFor maps IMAP flags to a flagSet, adding keywords to
 // dovecot-keywords as needed. f.mu must be held.
 func (f *Folder) lettersFor(flags []string) (flagSet, error) {

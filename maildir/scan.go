@@ -135,11 +135,7 @@ func (f *Folder) syncLocked(publish bool) error {
 // marked torn, to be rewritten by scanFilesLocked). The dotlock is held.
 func (f *Folder) readUIDsLocked(publish bool) error {
 	if f.ul.known == nil {
-		switch err := f.readUIDListLocked(); {
-		case err == nil:
-		case errors.Is(err, os.ErrNotExist), errors.Is(err, errUIDListHeader):
-			return f.rebuildUIDStateLocked(err)
-		default:
+		if err := f.readUIDListLocked(); err != nil {
 			return fmt.Errorf("maildir: folder %q: %w", f.name, err)
 		}
 		return nil

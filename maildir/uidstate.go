@@ -28,47 +28,6 @@ type uidState struct {
 // uidListPath returns the path of the folder's dovecot-uidlist.
 func (f *Folder) uidListPath() string { return f.path(uidListFile) }
 
-// readFullLocked reads the whole uidlist. It reports os.ErrNotExist when
-// the file is missing and errUIDListHeader when its header is bad.
-func (f *Folder) readUIDListLocked() error {
-	fh, err := os.Open(f.uidListPath())
-	if err != nil {
-		return err
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return err
-	}
-	data, err := io.ReadAll(fh)
-	if err != nil {
-		return fmt.Errorf("maildir: read uidlist: %w", err)
-	}
-	l, err := parseUIDList(data)
-	if err != nil {
-		return err
-	}
-	u := &f.ul
-	u.hdr = l.hdr
-	u.known = make(map[string]uint32, len(l.recs))
-	u.vsizes = map[string]int64{}
-	for _, r := range l.recs {
-		u.known[r.base] = r.uid
-		if r.vsize >= 0 {
-			u.vsizes[r.base] = r.vsize
-		}
-	}
-	u.recs = len(l.recs)
-	u.ino = inode(st)
-	u.size = int64(len(data))
-	if l.torn {
-		// Drop a partial last line from our view; the rewrite fixes it.
-		u.torn = true
-	}
-	u.foreign = true
-	return nil
-}
-
 // refreshUIDListLocked brings the in-memory view up to date with the file
 // when another process changed it: reads appended records, or the whole
 // file when it was replaced. The dotlock must be held.
@@ -103,6 +62,7 @@ func (f *Folder) refreshUIDListLocked() error {
 	}
 	l := &uidList{hdr: u.hdr}
 	used := l.parseRecs(data)
+	f.mirrorAppend(u.size, data[:used])
 	for _, r := range l.recs {
 		if _, dup := u.known[r.base]; !dup {
 			u.recs++
@@ -146,6 +106,7 @@ func (f *Folder) appendUIDListLocked(recs []uidRec) error {
 		return ioErr("maildir: fsync uidlist", err)
 	}
 	u := &f.ul
+	f.mirrorAppend(u.size, b)
 	for _, r := range recs {
 		u.known[r.base] = r.uid
 		if r.vsize >= 0 && parseFileName(r.base).vsize < 0 {
@@ -184,6 +145,7 @@ func (f *Folder) rewriteUIDListLocked() error {
 	if err := durable.WriteFile(f.uidListPath(), data, 0o600); err != nil {
 		return ioErr("maildir: rewrite uidlist", err)
 	}
+	f.mirrorFull(data, nil)
 	st, err := os.Stat(f.uidListPath())
 	if err != nil {
 		return ioErr("maildir: rewrite uidlist", err)
