@@ -65,7 +65,15 @@ func (s *session) deliver(ctx context.Context, log *slog.Logger, msg *message) e
 		content := io.MultiReader(strings.NewReader(returnPath(msg.from)+trace), msg.body.reader())
 		errs, err := s.srv.opts.Store.Deliver(ctx, content, targets)
 		if err != nil {
-			return reply(log, "delivery", err)
+			// Nothing written: the per-target errors (a full mailbox)
+			// say more than the global one.
+			for _, e := range errs {
+				firstErr = cmpErr(firstErr, e)
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			return reply(log, "delivery", firstErr)
 		}
 		for i, e := range errs {
 			if e != nil {
@@ -84,7 +92,7 @@ func (s *session) deliver(ctx context.Context, log *slog.Logger, msg *message) e
 		if err := s.enqueue(ctx, log, msg, failed, returnPath(msg.from)+trace); err != nil {
 			log.Error("retry of failed local recipients could not be queued; asking the sender to retry all",
 				"delivered", delivered, "err", err)
-			return reply(log, "delivery", errors.Join(err, firstErr))
+			return reply(log, "delivery", firstErr)
 		}
 		log.Info("local recipients queued for retry", "rcpts", failed)
 	}
@@ -115,6 +123,9 @@ func (s *session) enqueue(ctx context.Context, log *slog.Logger, msg *message, r
 // cmpErr keeps the first error, preferring a quota error (it names the
 // recipient's problem, not the server's).
 func cmpErr(have, e error) error {
+	if e == nil {
+		return have
+	}
 	if have == nil || (errors.Is(e, maildir.ErrOverQuota) && !errors.Is(have, maildir.ErrOverQuota)) {
 		return e
 	}
