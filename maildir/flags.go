@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -77,6 +78,11 @@ func parseLetters(l string) flagSet {
 			fs.other += string(c)
 		}
 	}
+	// Keep the other letters in one order, so that equal sets compare
+	// equal whatever order a writer used.
+	o := []byte(fs.other)
+	slices.Sort(o)
+	fs.other = string(o)
 	return fs
 }
 
