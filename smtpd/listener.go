@@ -132,12 +132,6 @@ func (t *connTable) snapshot(drain bool) []*trackedConn {
 	return conns
 }
 
-func (t *connTable) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.all)
-}
-
 // trackedConn is one client connection below go-smtp (and below TLS). It
 // knows whether a message is being received, so that Shutdown can end
 // idle connections at once and let a DATA in progress finish: while
