@@ -99,6 +99,7 @@ type envOptions struct {
 	withQ    bool // open an outbound queue (never run: messages stay queued)
 	aliases  string
 	throttle accounts.ThrottleConfig
+	quiet    bool // log at Info level to nowhere (benchmarks)
 }
 
 // testEnv is a running MX and submission server over a fresh store and
@@ -136,6 +137,9 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.quiet {
+		logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	accts, err := accounts.Open(acctDir, accounts.Options{Domains: []string{"example.org"}, ReloadInterval: -1,
 		Logger: logger, Throttle: o.throttle})
 	if err != nil {
