@@ -94,6 +94,8 @@ type Folder struct {
 	gone bool       // deleted or renamed away
 	ul   uidState
 	kws  *keywords
+	// kwStamp is the dovecot-keywords file kws was read from.
+	kwStamp fileStamp
 	msgs []entry // sorted by UID
 	subs []subscriber
 	next int // next subscriber id

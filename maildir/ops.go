@@ -19,53 +19,6 @@ type Target struct {
 	Flags  []string
 }
 
-// loadKeywordsLocked reads dovecot-keywords.
-func (f *Folder) loadKeywordsLocked() error {
-	data, err := os.ReadFile(f.path(keywordsFile))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return ioErr("maildir: read keywords", err)
-	}
-	f.kws = parseKeywords(data)
-	return nil
-}
-
-// lettersFor maps IMAP flags to a flagSet, adding keywords to
-// dovecot-keywords as needed. f.mu must be held.
-func (f *Folder) lettersFor(flags []string) (flagSet, error) {
-	var fs flagSet
-	added := false
-	for _, fl := range flags {
-		if isRecentFlag(fl) {
-			continue
-		}
-		if b := sysFlagByName(fl); b != 0 {
-			fs.sys |= b
-			continue
-		}
-		if strings.HasPrefix(fl, `\`) {
-			return fs, fmt.Errorf("%w: unknown system flag %q", ErrBadName, fl)
-		}
-		if err := checkKeyword(fl); err != nil {
-			return fs, err
-		}
-		i := f.kws.index(fl)
-		if i < 0 {
-			var ok bool
-			if i, ok = f.kws.add(fl); !ok {
-				return fs, fmt.Errorf("%w: folder already has %d keywords", ErrBadName, maxKeywords)
-			}
-			added = true
-		}
-		fs.kw |= 1 << i
-	}
-	if added {
-		if err := durable.WriteFile(f.path(keywordsFile), f.kws.format(), 0o600); err != nil {
-			return fs, ioErr("maildir: write keywords", err)
-		}
-	}
-	return fs, nil
-}
-
 // Deliver stores one message for every target. It returns per-target
 // errors (ErrOverQuota, ErrNotFound ...) and a global error if nothing
 // could be written. It returns only when the message is durable.
@@ -208,64 +161,6 @@ func (f *Folder) Header(uid uint32) ([]byte, error) {
 			return out, nil
 		}
 	}
-}
-
-// SetFlags changes the flags of messages and returns their new state.
-// UIDs that no longer exist are skipped.
-func (f *Folder) SetFlags(uids []uint32, op FlagOp, flags []string, source any) ([]Message, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.checkLocked(); err != nil {
-		return nil, err
-	}
-	fs, err := f.lettersFor(flags)
-	if err != nil {
-		return nil, err
-	}
-	var out []Message
-	var changed []int
-	for _, uid := range uids {
-		i := f.find(uid)
-		if i < 0 {
-			continue
-		}
-		e := &f.msgs[i]
-		nf := e.fl
-		switch op {
-		case FlagsAdd:
-			nf.sys |= fs.sys
-			nf.kw |= fs.kw
-		case FlagsRemove:
-			nf.sys &^= fs.sys
-			nf.kw &^= fs.kw
-		case FlagsReplace:
-			nf.sys, nf.kw = fs.sys, fs.kw
-		}
-		if nf != e.fl || e.inNew {
-			old := e.name()
-			ne := *e
-			ne.fl, ne.inNew, ne.info = nf, false, withLetters(nf.letters())
-			if err := os.Rename(f.path(old), f.path(ne.name())); err != nil {
-				if errors.Is(err, os.ErrNotExist) {
-					continue
-				}
-				return out, ioErr("maildir: set flags", err)
-			}
-			flagsChanged := nf != e.fl
-			*e = ne
-			if flagsChanged {
-				changed = append(changed, i)
-			}
-		}
-		out = append(out, f.message(e))
-	}
-	if err := durable.SyncDir(f.path("cur")); err != nil {
-		return out, err
-	}
-	for _, i := range changed {
-		f.publishLocked(Event{Kind: EventFlags, Message: f.message(&f.msgs[i]), Source: source})
-	}
-	return out, nil
 }
 
 // Copy copies messages into dest and returns the source UIDs copied and

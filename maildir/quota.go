@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"postern/maildir/durable"
 )
 
 // Maildir++ quota: the account's "maildirsize" file holds the limits on
@@ -148,7 +147,7 @@ func (q *quotaState) recalc() error {
 // writeLocked rewrites maildirsize with one total line.
 func (q *quotaState) writeLocked() error {
 	content := q.limitLine() + fmt.Sprintf("%d %d\n", q.bytes, q.messages)
-	if err := durable.WriteFile(filepath.Join(q.a.dir, maildirsizeFile), []byte(content), 0o600); err != nil {
+	if err := replaceFile(filepath.Join(q.a.dir, maildirsizeFile), []byte(content)); err != nil {
 		return ioErr("quota: write maildirsize", err)
 	}
 	return nil

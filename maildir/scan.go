@@ -157,6 +157,9 @@ func (f *Folder) readUIDsLocked(publish bool) error {
 // to files without one and rewrites the uidlist when it is torn or
 // mostly dead records. The dotlock is held.
 func (f *Folder) scanFilesLocked(publish bool) error {
+	if err := f.refreshKeywordsLocked(publish); err != nil {
+		return err
+	}
 	files, err := f.listFilesLocked()
 	if err != nil {
 		return err
@@ -303,6 +306,10 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 		return e
 	}
 	for _, nf := range listed {
+		if f.ul.restored[nf.base] {
+			// Listed only by the last-good copy: the file must get it back.
+			f.ul.torn = true
+		}
 		added = append(added, mk(nf, f.ul.known[nf.base]))
 	}
 	for _, nf := range unlisted {

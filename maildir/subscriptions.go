@@ -52,7 +52,7 @@ func writeSubscriptions(dir string, names []string) error {
 		b.WriteString(strings.ReplaceAll(n, Delimiter, "."))
 		b.WriteByte('\n')
 	}
-	if err := durable.WriteFile(filepath.Join(dir, subscriptionsFile), []byte(b.String()), 0o600); err != nil {
+	if err := replaceFile(filepath.Join(dir, subscriptionsFile), []byte(b.String())); err != nil {
 		return ioErr("maildir: write subscriptions", err)
 	}
 	return nil

@@ -32,17 +32,20 @@ func (f *Folder) readUIDListLocked() error {
 	}
 	l, hdrOK := salvageUIDList(data)
 	damaged := !hdrOK || l.torn
+	var restored map[string]bool
 	good, gerr := os.ReadFile(f.goodCopyPath())
 	if gerr == nil && len(good) > 0 && !bytes.HasPrefix(data, good) {
 		g, gOK := salvageUIDList(good)
 		switch {
 		case !hdrOK && gOK:
 			l.hdr, hdrOK = g.hdr, true
-			damaged = mergeRecs(l, g) || damaged
+			restored = mergeRecs(l, g)
 		case hdrOK && gOK && g.hdr.validity == l.hdr.validity:
-			// The same folder: records missing from the file (a
-			// truncation, or a rewrite that dropped dead ones) come back.
-			damaged = mergeRecs(l, g) || damaged
+			// The same folder: records missing from the file come back.
+			// After a truncation their files are there (and the scan
+			// rewrites the file); after a rewrite by Dovecot that
+			// dropped records of expunged messages, they are not.
+			restored = mergeRecs(l, g)
 		}
 	}
 	fresh := missing && gerr != nil
@@ -76,6 +79,7 @@ func (f *Folder) readUIDListLocked() error {
 	u.recs = len(l.recs)
 	u.ino, u.size = ino, int64(len(data))
 	u.torn = damaged || missing
+	u.restored = restored
 	u.foreign = true
 	if !u.torn {
 		f.mirrorFull(data, good)
@@ -111,23 +115,26 @@ func salvageUIDList(data []byte) (l *uidList, hdrOK bool) {
 }
 
 // mergeRecs adds to l the records of g whose base and UID l does not
-// have, and reports whether it added any.
-func mergeRecs(l, g *uidList) bool {
+// have, and returns the bases it added.
+func mergeRecs(l, g *uidList) map[string]bool {
 	bases := make(map[string]bool, len(l.recs))
 	uids := make(map[uint32]bool, len(l.recs))
 	for _, r := range l.recs {
 		bases[r.base], uids[r.uid] = true, true
 	}
-	added := false
+	var added map[string]bool
 	for _, r := range g.recs {
 		if bases[r.base] || uids[r.uid] {
 			continue
 		}
 		l.recs = append(l.recs, r)
 		bases[r.base], uids[r.uid] = true, true
-		added = true
+		if added == nil {
+			added = map[string]bool{}
+		}
+		added[r.base] = true
 	}
-	if added {
+	if added != nil {
 		sort.Slice(l.recs, func(i, j int) bool { return l.recs[i].uid < l.recs[j].uid })
 	}
 	return added

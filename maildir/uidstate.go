@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"time"
 
-	"postern/maildir/durable"
 )
 
 // uidState is what a Folder knows of its dovecot-uidlist file. It is
@@ -22,6 +21,9 @@ type uidState struct {
 	ino     uint64
 	size    int64 // bytes of the file we have parsed
 	torn    bool  // the file needs a rewrite
+	// restored holds bases listed only by the last-good copy; a file
+	// with such a base makes the uidlist torn (rewritten with it).
+	restored map[string]bool
 	foreign bool  // the last refresh brought records written by another process
 }
 
@@ -142,7 +144,7 @@ func (f *Folder) rewriteUIDListLocked() error {
 	}
 	sortRecs(l.recs)
 	data := l.format()
-	if err := durable.WriteFile(f.uidListPath(), data, 0o600); err != nil {
+	if err := replaceFile(f.uidListPath(), data); err != nil {
 		return ioErr("maildir: rewrite uidlist", err)
 	}
 	f.mirrorFull(data, nil)
@@ -162,6 +164,7 @@ func (f *Folder) rewriteUIDListLocked() error {
 	u.ino = inode(st)
 	u.size = int64(len(data))
 	u.torn = false
+	u.restored = nil
 	return nil
 }
 
