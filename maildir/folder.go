@@ -96,9 +96,9 @@ type Folder struct {
 	kws  *keywords
 	// kwStamp is the dovecot-keywords file kws was read from.
 	kwStamp fileStamp
-	msgs []entry // sorted by UID
-	subs []subscriber
-	next int // next subscriber id
+	msgs    []entry // sorted by UID
+	subs    []subscriber
+	next    int // next subscriber id
 	// pending holds bases linked into new/ or cur/ whose UID is being
 	// assigned by a delivery in progress; rescans leave them alone.
 	pending map[string]bool

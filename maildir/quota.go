@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
 )
 
 // Maildir++ quota: the account's "maildirsize" file holds the limits on

@@ -7,7 +7,6 @@ import (
 	"os"
 	"syscall"
 	"time"
-
 )
 
 // uidState is what a Folder knows of its dovecot-uidlist file. It is
@@ -16,15 +15,15 @@ type uidState struct {
 	hdr   uidHeader
 	known map[string]uint32 // base -> UID of every record in the file
 	// vsizes holds W ext values of records whose base has no W= field.
-	vsizes  map[string]int64
-	recs    int // records in the file, dead ones included
-	ino     uint64
-	size    int64 // bytes of the file we have parsed
-	torn    bool  // the file needs a rewrite
+	vsizes map[string]int64
+	recs   int // records in the file, dead ones included
+	ino    uint64
+	size   int64 // bytes of the file we have parsed
+	torn   bool  // the file needs a rewrite
 	// restored holds bases listed only by the last-good copy; a file
 	// with such a base makes the uidlist torn (rewritten with it).
 	restored map[string]bool
-	foreign bool  // the last refresh brought records written by another process
+	foreign  bool // the last refresh brought records written by another process
 }
 
 // uidListPath returns the path of the folder's dovecot-uidlist.
