@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -27,6 +29,9 @@ const (
 	dotlockMaxPoll = 20 * time.Millisecond
 )
 
+// lockSeq numbers the temporary files locks are made from.
+var lockSeq atomic.Uint64
+
 // dotlock is a held lock.
 type dotlock struct {
 	path string
@@ -38,15 +43,16 @@ func takeDotlock(path, host string) (*dotlock, error) {
 	content := []byte(strconv.Itoa(os.Getpid()) + ":" + host)
 	deadline := time.Now().Add(dotlockTimeout)
 	wait := 100 * time.Microsecond
+	// The lock is made whole, then linked into place: a crash can never
+	// leave an empty lock that nobody could tell is stale.
+	tmp := filepath.Join(filepath.Dir(lp), "."+filepath.Base(lp)+".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(lockSeq.Add(1), 10))
+	if err := os.WriteFile(tmp, content, 0o600); err != nil {
+		return nil, ioErr("dotlock "+lp, err)
+	}
+	defer os.Remove(tmp)
 	for {
-		f, err := os.OpenFile(lp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		err := os.Link(tmp, lp)
 		if err == nil {
-			_, werr := f.Write(content)
-			cerr := f.Close()
-			if werr != nil || cerr != nil {
-				os.Remove(lp)
-				return nil, ioErr("dotlock "+lp, errors.Join(werr, cerr))
-			}
 			return &dotlock{path: lp}, nil
 		}
 		if !errors.Is(err, os.ErrExist) {

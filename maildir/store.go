@@ -62,9 +62,13 @@ func Open(root string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("maildir: open root: %w", err)
 	}
+	// Dotlocks name the machine as Dovecot's do (the real host name),
+	// so a lock left by a dead process of this machine is recognised
+	// whatever name goes into file names.
+	lockHost, _ := os.Hostname()
 	host := opts.Hostname
 	if host == "" {
-		host, _ = os.Hostname()
+		host = lockHost
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -77,7 +81,7 @@ func Open(root string, opts Options) (*Store, error) {
 		opts:     opts,
 		log:      opts.Logger.With("component", "maildir"),
 		host:     safeHost(host),
-		lockHost: host,
+		lockHost: lockHost,
 		pid:      os.Getpid(),
 		accounts: map[string]*Account{},
 		stop:     make(chan struct{}),

@@ -1,0 +1,15 @@
+package maildir
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain runs the crash test's child when asked to (see crash_test.go),
+// and the tests otherwise.
+func TestMain(m *testing.M) {
+	if root := os.Getenv(crashChildEnv); root != "" {
+		os.Exit(crashChild(root))
+	}
+	os.Exit(m.Run())
+}
