@@ -87,9 +87,10 @@ func (f *Folder) addFileLocked(src, base string, size int64, flags []string, sou
 		put = os.Rename
 		undo = func(p string) error { return os.Rename(p, src) }
 	}
-	// Scans under lockFreshLocked must leave the file to us.
-	f.pending[e.base] = true
-	defer delete(f.pending, e.base)
+	// A scan under lockFreshLocked may find the file and give it its UID
+	// in order with other processes' messages; it publishes with source.
+	f.adding[e.base] = source
+	defer delete(f.adding, e.base)
 	if err := put(src, dst); err != nil {
 		return Message{}, ioErr("maildir: add message", err)
 	}
@@ -113,7 +114,10 @@ func (f *Folder) addFileLocked(src, base string, size int64, flags []string, sou
 		defer lock.release()
 	}
 	if uid, ok := f.ul.known[e.base]; ok && !move {
-		// Another process saw the file and gave it a UID already.
+		// Another process, or the scan above, gave the file its UID.
+		if i := f.find(uid); i >= 0 && f.msgs[i].base == e.base {
+			return f.message(&f.msgs[i]), nil // counted and published by the scan
+		}
 		e.uid = uid
 	} else {
 		e.uid = f.ul.hdr.next

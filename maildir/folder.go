@@ -99,15 +99,15 @@ type Folder struct {
 	msgs    []entry // sorted by UID
 	subs    []subscriber
 	next    int // next subscriber id
-	// pending holds bases linked into new/ or cur/ whose UID is being
-	// assigned by a delivery in progress; rescans leave them alone.
-	pending map[string]bool
-	watch   watchState
+	// adding holds the Source of each add in progress by base, for the
+	// event when a scan during the add publishes the file first.
+	adding map[string]any
+	watch  watchState
 }
 
 // newFolder returns an unloaded folder.
 func newFolder(a *Account, name, dir string) *Folder {
-	return &Folder{acct: a, name: name, dir: dir, pending: map[string]bool{}}
+	return &Folder{acct: a, name: name, dir: dir, adding: map[string]any{}}
 }
 
 // Name returns the folder name ("INBOX", "Archive/2026").

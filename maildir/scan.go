@@ -187,30 +187,58 @@ func (f *Folder) resetLocked(publish bool) {
 
 // listFilesLocked lists the message files of new/ and cur/, leaving out
 // dot files and deliveries in progress. A base in both keeps cur/.
+//
+// new/ is read before cur/ because files only move from new/ to cur/. A
+// file renamed while its directory is read (another process changing its
+// flags) may be missed by readdir, so a directory whose mtime changed
+// during the read is read again and the listings are taken together: a
+// race never shows as an expunge, or as a message appearing late with a
+// UID below one already shown.
 func (f *Folder) listFilesLocked() (map[string]fileRef, error) {
 	files := make(map[string]fileRef, len(f.msgs)+16)
 	for _, sub := range []string{"new", "cur"} {
-		d, err := os.Open(f.path(sub))
-		if err != nil {
-			return nil, ioErr("maildir: list "+sub, err)
-		}
-		names, err := d.Readdirnames(-1)
-		d.Close()
-		if err != nil {
-			return nil, ioErr("maildir: list "+sub, err)
-		}
-		for _, n := range names {
-			if strings.HasPrefix(n, ".") {
-				continue
+		for attempt := 0; ; attempt++ {
+			before, err := os.Stat(f.path(sub))
+			if err != nil {
+				return nil, ioErr("maildir: list "+sub, err)
 			}
-			base, info, _ := strings.Cut(n, string(infoSep))
-			if f.pending[base] {
-				continue
+			if err := f.readDirInto(files, sub); err != nil {
+				return nil, err
 			}
-			files[base] = fileRef{inNew: sub == "new", info: info}
+			after, err := os.Stat(f.path(sub))
+			if err != nil {
+				return nil, ioErr("maildir: list "+sub, err)
+			}
+			if after.ModTime().Equal(before.ModTime()) || attempt == maxListAttempts {
+				break
+			}
 		}
 	}
 	return files, nil
+}
+
+// maxListAttempts bounds the re-reads of a directory that keeps changing.
+const maxListAttempts = 3
+
+// readDirInto adds the message files of new/ or cur/ to files.
+func (f *Folder) readDirInto(files map[string]fileRef, sub string) error {
+	d, err := os.Open(f.path(sub))
+	if err != nil {
+		return ioErr("maildir: list "+sub, err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return ioErr("maildir: list "+sub, err)
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, ".") {
+			continue
+		}
+		base, info, _ := strings.Cut(n, string(infoSep))
+		files[base] = fileRef{inNew: sub == "new", info: info}
+	}
+	return nil
 }
 
 // applyScanLocked updates known messages from a scan: gone files become
@@ -335,7 +363,7 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 	}
 	if publish {
 		for i := range added {
-			f.publishLocked(Event{Kind: EventNew, Message: f.message(&added[i])})
+			f.publishLocked(Event{Kind: EventNew, Message: f.message(&added[i]), Source: f.adding[added[i].base]})
 		}
 		f.acct.quota.add(addBytes, int64(len(added)))
 	}

@@ -123,23 +123,17 @@ func (f *Folder) appendUIDListLocked(recs []uidRec) error {
 }
 
 // rewriteUIDListLocked replaces the uidlist with records for the present
-// messages plus any pending ones, keeping UIDNEXT. The dotlock must be
+// messages, keeping UIDNEXT. The dotlock must be
 // held.
 func (f *Folder) rewriteUIDListLocked() error {
 	u := &f.ul
 	l := &uidList{hdr: u.hdr}
 	l.hdr.version = 3
-	keep := make(map[string]uint32, len(f.msgs)+len(f.pending))
+	keep := make(map[string]uint32, len(f.msgs))
 	for i := range f.msgs {
 		e := &f.msgs[i]
 		keep[e.base] = e.uid
 		l.recs = append(l.recs, uidRec{uid: e.uid, base: e.base, vsize: f.recVsize(e)})
-	}
-	for base := range f.pending {
-		if uid, ok := u.known[base]; ok {
-			keep[base] = uid
-			l.recs = append(l.recs, uidRec{uid: uid, base: base, vsize: -1})
-		}
 	}
 	sortRecs(l.recs)
 	data := l.format()
@@ -179,7 +173,7 @@ func (f *Folder) recVsize(e *entry) int64 {
 // needsCompaction reports whether the uidlist holds so many records of
 // gone messages that it should be rewritten.
 func (f *Folder) needsCompaction() bool {
-	dead := f.ul.recs - len(f.msgs) - len(f.pending)
+	dead := f.ul.recs - len(f.msgs)
 	return f.ul.torn || (dead > compactMinDead && dead > len(f.msgs)/2)
 }
 
