@@ -1,5 +1,3 @@
-//go:build imapstore
-
 package imapd
 
 import (

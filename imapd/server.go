@@ -1,8 +1,3 @@
-//go:build imapstore
-
-// This file needs maildir.Store, which is not committed yet; the build tag
-// comes off when maildir's API lands (same scheme as pop3d).
-
 package imapd
 
 import (
@@ -13,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
+	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"postern/accounts"
@@ -43,32 +40,37 @@ type Options struct {
 // Server is one IMAP server shared by the plain (143) and implicit-TLS
 // (993) listeners.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	imap *imapserver.Server
+	opts   Options
+	cfg    Config
+	log    *slog.Logger
+	imap   *imapserver.Server
+	nextID atomic.Uint64
 
-	mu       sync.Mutex
-	closed   bool
-	conns    map[*imapserver.Conn]struct{}
-	perUser  map[string]int // "user\x00ip" → sessions logged in
-	sessions sync.WaitGroup
+	mu        sync.Mutex // guards the fields below; never held during network I/O
+	closed    bool
+	sessions  map[*session]struct{}
+	perUser   map[string]int // "user\x00ip" → sessions logged in
+	mailboxes map[*maildir.Folder]*mailbox
+	wg        sync.WaitGroup // one per live session
 }
 
 // New returns a Server; it serves nothing until Serve or ServeTLS.
 func New(opts Options) *Server {
-	opts.Config = opts.Config.withDefaults()
+	cfg := opts.Config.withDefaults()
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{
-		opts:    opts,
-		log:     opts.Logger.With("proto", "imap"),
-		conns:   make(map[*imapserver.Conn]struct{}),
-		perUser: make(map[string]int),
+		opts:      opts,
+		cfg:       cfg,
+		log:       opts.Logger.With("proto", "imap"),
+		sessions:  make(map[*session]struct{}),
+		perUser:   make(map[string]int),
+		mailboxes: make(map[*maildir.Folder]*mailbox),
 	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: s.newSession,
-		Caps:       capabilities(opts.Config),
+		Caps:       capabilities(cfg),
 		Logger:     slogAdapter{s.log},
 		TLSConfig:  opts.TLSConfig,
 	})
@@ -78,22 +80,31 @@ func New(opts Options) *Server {
 // Serve accepts plain connections on ln (STARTTLS offered when TLSConfig
 // is set) until ln fails or Shutdown is called.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.imap.Serve(ln); err != nil {
-		if s.isClosed() {
-			return ErrServerClosed
-		}
-		return fmt.Errorf("imapd: serve %s: %w", ln.Addr(), err)
-	}
-	return nil
+	return s.serve(&deadlineListener{Listener: ln, cfg: &s.cfg})
 }
 
 // ServeTLS accepts implicit-TLS connections on ln. The connections handed
-// to go-imap are bare *tls.Conn, which its AUTHENTICATE requires.
+// to go-imap are bare *tls.Conn (over the deadline wrapper), which its
+// LOGIN and AUTHENTICATE require.
 func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("imapd: ServeTLS without a TLS configuration")
 	}
-	return s.Serve(tls.NewListener(ln, s.opts.TLSConfig))
+	return s.serve(tls.NewListener(&deadlineListener{Listener: ln, cfg: &s.cfg}, s.opts.TLSConfig))
+}
+
+func (s *Server) serve(ln net.Listener) error {
+	if s.isClosed() {
+		return ErrServerClosed
+	}
+	err := s.imap.Serve(ln)
+	if s.isClosed() {
+		return ErrServerClosed
+	}
+	if err != nil {
+		return fmt.Errorf("imapd: serve %s: %w", ln.Addr(), err)
+	}
+	return nil
 }
 
 // Shutdown stops accepting, sends BYE to every session and waits for them
@@ -101,9 +112,9 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
-	conns := make([]*imapserver.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
+	conns := make([]*imapserver.Conn, 0, len(s.sessions))
+	for sess := range s.sessions {
+		conns = append(conns, sess.conn)
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
@@ -111,7 +122,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	err := s.imap.Close()
 	done := make(chan struct{})
-	go func() { s.sessions.Wait(); close(done) }()
+	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -127,6 +138,72 @@ func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed
+}
+
+// newSession is go-imap's NewSession hook: one session per connection,
+// refused with BYE over the process-wide limit or after Shutdown.
+func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	remote := c.NetConn().RemoteAddr().String()
+	sess := &session{
+		srv:    s,
+		conn:   c,
+		remote: remote,
+		ip:     hostOf(remote),
+	}
+	sess.log = s.log.With("session", s.nextID.Add(1), "remote", remote)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
+	}
+	if len(s.sessions) >= s.cfg.MaxConns {
+		sess.log.Warn("connection refused: too many sessions", "max", s.cfg.MaxConns)
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Code: imap.ResponseCodeUnavailable, Text: "Too many connections, try again later"}
+	}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	return sess, nil, nil
+}
+
+// dropSession forgets a closed session.
+func (s *Server) dropSession(sess *session) {
+	s.mu.Lock()
+	_, ok := s.sessions[sess]
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+	if ok {
+		s.wg.Done()
+	}
+}
+
+// acquireUser counts one logged-in session of user from ip; false when
+// the per-user-per-address limit is reached.
+func (s *Server) acquireUser(user, ip string) bool {
+	k := user + "\x00" + ip
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perUser[k] >= s.cfg.MaxConnsPerUserIP {
+		return false
+	}
+	s.perUser[k]++
+	return true
+}
+
+// releaseUser undoes acquireUser.
+func (s *Server) releaseUser(user, ip string) {
+	k := user + "\x00" + ip
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perUser[k]--; s.perUser[k] <= 0 {
+		delete(s.perUser, k)
+	}
+}
+
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }
 
 // slogAdapter gives go-imap's Logger interface a slog backend.

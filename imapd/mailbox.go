@@ -1,0 +1,148 @@
+package imapd
+
+import (
+	"sort"
+	"sync"
+
+	imap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"postern/maildir"
+)
+
+// mailbox is the server-side view of one folder that at least one session
+// has selected: its messages in sequence-number order and the go-imap
+// MailboxTracker that turns the folder's change events into unilateral
+// responses for every session (EXISTS, EXPUNGE, FETCH FLAGS). There is one
+// per *maildir.Folder in the process, so changes by other sessions, by
+// SMTP delivery, by POP3 and (through maildir's watcher) by other
+// programs all reach every session the same way.
+type mailbox struct {
+	folder  *maildir.Folder
+	tracker *imapserver.MailboxTracker
+	cancel  func()
+	refs    int // selected sessions; guarded by Server.mu
+
+	mu      sync.Mutex // guards the fields below and orders tracker updates
+	msgs    []maildir.Message
+	uidNext uint32
+	idlers  map[*selection]struct{}
+}
+
+// openMailbox returns the shared mailbox of folder, subscribing to its
+// events on first use.
+func (s *Server) openMailbox(f *maildir.Folder) *mailbox {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.mailboxes[f]; m != nil {
+		m.refs++
+		return m
+	}
+	m := &mailbox{folder: f, refs: 1, idlers: make(map[*selection]struct{})}
+	// Hold m.mu across Subscribe so an event racing the snapshot waits
+	// until msgs and the tracker exist.
+	m.mu.Lock()
+	snap, uidNext, cancel := f.Subscribe(m.onEvent)
+	m.msgs, m.uidNext, m.cancel = snap, uidNext, cancel
+	m.tracker = imapserver.NewMailboxTracker(uint32(len(snap)))
+	m.mu.Unlock()
+	s.mailboxes[f] = m
+	return m
+}
+
+// closeMailbox drops one reference; the last one unsubscribes.
+func (s *Server) closeMailbox(m *mailbox) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.refs--; m.refs > 0 {
+		return
+	}
+	delete(s.mailboxes, m.folder)
+	m.cancel()
+}
+
+// onEvent applies one folder change to the sequence-number view and
+// queues it for every session. It runs with the folder locked and must
+// not block or call the folder.
+func (m *mailbox) onEvent(ev maildir.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch ev.Kind {
+	case maildir.EventNew:
+		m.addLocked(ev.Message)
+	case maildir.EventFlags:
+		i := m.indexLocked(ev.Message.UID)
+		if i < 0 {
+			return
+		}
+		m.msgs[i].Flags = ev.Message.Flags
+		var src *imapserver.SessionTracker
+		if sel, ok := ev.Source.(*selection); ok && sel.mbox == m {
+			src = sel.st
+		}
+		m.tracker.QueueMessageFlags(uint32(i+1), imap.UID(ev.Message.UID), imapFlags(ev.Message.Flags), src)
+	case maildir.EventExpunge:
+		i := m.indexLocked(ev.Message.UID)
+		if i < 0 {
+			return
+		}
+		m.msgs = append(m.msgs[:i], m.msgs[i+1:]...)
+		m.tracker.QueueExpunge(uint32(i + 1))
+	}
+	for sel := range m.idlers {
+		select {
+		case sel.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// addLocked appends a new message. UIDs only grow, so it lands at the end;
+// a message found out of order (another program's earlier UID) is still
+// appended so sequence numbers already given out stay valid.
+func (m *mailbox) addLocked(msg maildir.Message) {
+	if m.indexLocked(msg.UID) >= 0 {
+		return
+	}
+	m.msgs = append(m.msgs, msg)
+	if n := len(m.msgs); n > 1 && m.msgs[n-2].UID > msg.UID {
+		sort.SliceStable(m.msgs, func(i, j int) bool { return m.msgs[i].UID < m.msgs[j].UID })
+	}
+	if msg.UID >= m.uidNext {
+		m.uidNext = msg.UID + 1
+	}
+	m.tracker.QueueNumMessages(uint32(len(m.msgs)))
+}
+
+// indexLocked returns the 0-based position of uid, or -1.
+func (m *mailbox) indexLocked(uid uint32) int {
+	i := sort.Search(len(m.msgs), func(i int) bool { return m.msgs[i].UID >= uid })
+	if i < len(m.msgs) && m.msgs[i].UID == uid {
+		return i
+	}
+	return -1
+}
+
+// imapFlags converts the store's flag strings.
+func imapFlags(fs []string) []imap.Flag {
+	out := make([]imap.Flag, len(fs))
+	for i, f := range fs {
+		out[i] = imap.Flag(f)
+	}
+	return out
+}
+
+// storeFlags converts IMAP flags to the store's strings.
+func storeFlags(fs []imap.Flag) []string {
+	out := make([]string, 0, len(fs))
+	for _, f := range fs {
+		if f == flagRecent || f == imap.FlagWildcard {
+			continue // \Recent is not settable (RFC 3501 §2.3.2)
+		}
+		out = append(out, string(f))
+	}
+	return out
+}
+
+// flagRecent is IMAP4rev1's session flag; clients cannot set it.
+const flagRecent = imap.Flag(`\Recent`)

@@ -1,0 +1,185 @@
+package imapd
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"time"
+
+	imap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"postern/accounts"
+	"postern/maildir"
+)
+
+// session is one IMAP connection: go-imap's imapserver.Session over the
+// maildir store. go-imap runs one command at a time per connection, so the
+// fields need no lock (IDLE runs in a second goroutine but only while the
+// command loop waits for DONE).
+type session struct {
+	srv    *Server
+	conn   *imapserver.Conn
+	remote string
+	ip     string
+	log    *slog.Logger
+
+	user  string // "" until LOGIN/AUTHENTICATE
+	acct  *maildir.Account
+	sel   *selection  // nil unless a mailbox is selected
+	saved imap.UIDSet // SEARCHRES result ($), as UIDs
+}
+
+// selection is a session's state while a mailbox is selected.
+type selection struct {
+	mbox     *mailbox
+	st       *imapserver.SessionTracker
+	readOnly bool
+	wake     chan struct{} // signalled by mailbox.onEvent while idling
+}
+
+var (
+	_ imapserver.SessionIMAP4rev2      = (*session)(nil)
+	_ imapserver.SessionUnauthenticate = (*session)(nil)
+	_ imapserver.SessionAppendLimit    = (*session)(nil)
+	_ imapserver.SessionNamespace      = (*session)(nil)
+	_ imapserver.SessionMove           = (*session)(nil)
+	_ imapserver.Session               = (*session)(nil)
+)
+
+// loginTimeout bounds one password check including accounts' throttling
+// delay.
+const loginTimeout = 30 * time.Second
+
+// Close ends the session when the connection goes away.
+func (s *session) Close() error {
+	s.unselect()
+	s.logout()
+	s.srv.dropSession(s)
+	return nil
+}
+
+// Login checks a password through accounts (which throttles); go-imap only
+// calls it under TLS.
+func (s *session) Login(username, password string) error {
+	if s.srv.opts.Accounts == nil || s.srv.opts.Store == nil {
+		return imapserver.ErrAuthFailed
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
+	defer cancel()
+	user, err := s.srv.opts.Accounts.Authenticate(ctx, "imap", s.remote, username, password)
+	if err != nil {
+		if errors.Is(err, accounts.ErrThrottled) {
+			s.log.Warn("login throttled", "username", username)
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins, try again later"}
+		}
+		s.log.Info("login failed", "username", username)
+		return imapserver.ErrAuthFailed
+	}
+	if !s.srv.acquireUser(user, s.ip) {
+		s.log.Warn("login refused: too many sessions", "user", user, "max", s.srv.cfg.MaxConnsPerUserIP)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many connections for this user from this address"}
+	}
+	acct, err := s.srv.opts.Store.Account(user)
+	if err != nil {
+		s.srv.releaseUser(user, s.ip)
+		return replyError(s.log, "login", err)
+	}
+	s.user, s.acct = user, acct
+	s.log = s.log.With("user", user)
+	s.log.Info("logged in")
+	return nil
+}
+
+// Unauthenticate returns to the not-authenticated state (RFC 8437).
+func (s *session) Unauthenticate() error {
+	s.unselect()
+	s.logout()
+	return nil
+}
+
+func (s *session) logout() {
+	if s.user == "" {
+		return
+	}
+	s.srv.releaseUser(s.user, s.ip)
+	s.log.Info("logged out")
+	s.user, s.acct, s.saved = "", nil, nil
+}
+
+// Namespace answers NAMESPACE: one personal namespace, "/" delimited.
+func (s *session) Namespace() (*imap.NamespaceData, error) {
+	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
+}
+
+// AppendLimit is advertised as APPENDLIMIT and enforced by go-imap.
+func (s *session) AppendLimit() uint32 {
+	return uint32(min(s.srv.cfg.AppendLimit, math.MaxUint32))
+}
+
+// Poll writes the updates queued for this session (after every command).
+func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if s.sel == nil {
+		return nil
+	}
+	return s.sel.st.Poll(w, allowExpunge)
+}
+
+// keepaliveWriteTimeout bounds writing one keepalive; a peer that does not
+// take 20 bytes in this time is dead.
+const keepaliveWriteTimeout = 30 * time.Second
+
+// Idle writes updates as they happen and "* OK Still here" every
+// IdleKeepalive until the client sends DONE. A keepalive that cannot be
+// written closes the connection, which ends the library's read of DONE.
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	var wake chan struct{}
+	if sel := s.sel; sel != nil {
+		wake = sel.wake
+		sel.mbox.mu.Lock()
+		sel.mbox.idlers[sel] = struct{}{}
+		sel.mbox.mu.Unlock()
+		defer func() {
+			sel.mbox.mu.Lock()
+			delete(sel.mbox.idlers, sel)
+			sel.mbox.mu.Unlock()
+		}()
+		if err := sel.st.Poll(w, true); err != nil {
+			return err
+		}
+	}
+	tick := time.NewTicker(s.srv.cfg.IdleKeepalive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-wake:
+			if err := s.sel.st.Poll(w, true); err != nil {
+				return err
+			}
+		case <-tick.C:
+			if err := s.keepalive(); err != nil {
+				s.log.Info("idle keepalive failed, closing", "err", err)
+				_ = s.conn.NetConn().Close()
+				return err
+			}
+		}
+	}
+}
+
+// keepalive writes an untagged OK straight to the connection. It is only
+// called from Idle, when no other response is being written: go-imap
+// flushes each response as it ends, and the command goroutine only reads.
+func (s *session) keepalive() error {
+	nc := s.conn.NetConn()
+	if err := nc.SetWriteDeadline(time.Now().Add(keepaliveWriteTimeout)); err != nil {
+		return err
+	}
+	_, err := nc.Write([]byte("* OK Still here\r\n"))
+	if derr := nc.SetWriteDeadline(time.Time{}); err == nil {
+		err = derr
+	}
+	return err
+}
