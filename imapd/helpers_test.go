@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bytes"
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -246,4 +247,74 @@ func shutdownCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// rawConn is an implicit-TLS connection driven line by line, for what
+// imapclient cannot send.
+type rawConn struct {
+	t  testing.TB
+	c  *tls.Conn
+	br *bufio.Reader
+}
+
+// raw dials the implicit-TLS port and reads the greeting.
+func (e *testEnv) raw(t testing.TB) *rawConn {
+	t.Helper()
+	c, err := tls.Dial("tcp", e.tlsAddr, e.clientTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := &rawConn{t: t, c: c, br: bufio.NewReader(c)}
+	if line := r.line(); !strings.HasPrefix(line, "* OK") {
+		t.Fatalf("greeting %q", line)
+	}
+	return r
+}
+
+// line reads one line (5 s deadline).
+func (r *rawConn) line() string {
+	r.t.Helper()
+	r.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	s, err := r.br.ReadString('\n')
+	if err != nil {
+		r.t.Fatalf("read: %v (after %q)", err, s)
+	}
+	return s
+}
+
+// send writes s plus CRLF.
+func (r *rawConn) send(s string) {
+	r.t.Helper()
+	if _, err := r.c.Write([]byte(s + "\r\n")); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// cmd sends a tagged command and returns everything up to and including
+// its tagged reply.
+func (r *rawConn) cmd(s string) string {
+	r.t.Helper()
+	r.send(s)
+	return r.until(strings.Fields(s)[0] + " ")
+}
+
+// until reads lines until one starts with prefix.
+func (r *rawConn) until(prefix string) string {
+	r.t.Helper()
+	var out strings.Builder
+	for {
+		l := r.line()
+		out.WriteString(l)
+		if strings.HasPrefix(l, prefix) {
+			return out.String()
+		}
+	}
+}
+
+func (r *rawConn) login(user, pass string) {
+	r.t.Helper()
+	if out := r.cmd("l0 LOGIN " + user + " " + pass); !strings.Contains(out, "l0 OK") {
+		r.t.Fatalf("LOGIN: %s", out)
+	}
 }
