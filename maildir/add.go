@@ -126,6 +126,7 @@ func (f *Folder) addFileLocked(src, base string, size int64, flags []string, sou
 		}
 	}
 	f.insertLocked(e)
+	f.cacheDatesLocked([]entry{e})
 	f.acct.quota.add(size, 1)
 	m := f.message(&f.msgs[f.find(e.uid)])
 	f.publishLocked(Event{Kind: EventNew, Message: m, Source: source})

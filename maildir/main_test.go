@@ -6,10 +6,13 @@ import (
 )
 
 // TestMain runs the crash test's child when asked to (see crash_test.go),
-// and the tests otherwise.
+// and the tests and benchmarks otherwise, then removes the benchmark
+// fixture.
 func TestMain(m *testing.M) {
 	if root := os.Getenv(crashChildEnv); root != "" {
 		os.Exit(crashChild(root))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBenchFixture()
+	os.Exit(code)
 }

@@ -1,10 +1,12 @@
 package maildir
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -177,6 +179,7 @@ func (f *Folder) scanFilesLocked(publish bool) error {
 // resetLocked forgets every message after the uidlist was recreated with
 // a new UIDVALIDITY by another process.
 func (f *Folder) resetLocked(publish bool) {
+	os.Remove(f.path(datesFile))
 	if publish {
 		for _, e := range f.msgs {
 			f.publishLocked(Event{Kind: EventExpunge, Message: Message{UID: e.uid, Key: e.base}})
@@ -293,11 +296,13 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 		base string
 		fr   fileRef
 		fn   fileName
+		uid  uint32 // from the uidlist, 0 if unlisted
 	}
-	var listed, unlisted []newFile
+	listed := make([]newFile, 0, len(files))
+	var unlisted []newFile
 	for base, fr := range files {
-		nf := newFile{base, fr, parseFileName(base)}
-		if _, ok := f.ul.known[base]; ok {
+		nf := newFile{base, fr, parseFileName(base), f.ul.known[base]}
+		if nf.uid != 0 {
 			listed = append(listed, nf)
 		} else {
 			unlisted = append(unlisted, nf)
@@ -312,8 +317,14 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 		return a.base < b.base
 	})
 	var recs []uidRec
-	var added []entry
+	added := make([]entry, 0, len(files))
 	var addBytes int64
+	var cached dateList
+	cachedLines := 0
+	if len(files) >= bigScan {
+		cached, cachedLines = f.readDatesLocked()
+	}
+	var stated []entry
 	mk := func(nf newFile, uid uint32) entry {
 		e := entry{uid: uid, inNew: nf.fr.inNew, recent: nf.fr.inNew, base: nf.base, info: nf.fr.info, vsize: nf.fn.vsize}
 		e.fl = parseLetters(flagLetters(nf.fr.info))
@@ -325,9 +336,13 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 			}
 		}
 		// The internal date is the file's modification time, as in
-		// Dovecot; the name's time only when the file cannot be read.
-		if st, err := os.Stat(f.path(e.name())); err == nil {
+		// Dovecot (cached by UID); the name's time only when the file
+		// cannot be read.
+		if d, ok := cached.find(uid); ok {
+			e.date = d
+		} else if st, err := os.Stat(f.path(e.name())); err == nil {
 			e.date = st.ModTime().Unix()
+			stated = append(stated, e)
 		} else {
 			e.date = nf.fn.sec
 		}
@@ -338,7 +353,7 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 			// Listed only by the last-good copy: the file must get it back.
 			f.ul.torn = true
 		}
-		added = append(added, mk(nf, f.ul.known[nf.base]))
+		added = append(added, mk(nf, nf.uid))
 	}
 	for _, nf := range unlisted {
 		uid := f.ul.hdr.next
@@ -356,10 +371,18 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 			f.ul.known[r.base] = r.uid
 		}
 	}
-	sort.Slice(added, func(i, j int) bool { return added[i].uid < added[j].uid })
+	slices.SortFunc(added, func(a, b entry) int { return cmp.Compare(a.uid, b.uid) })
+	if len(f.msgs) == 0 {
+		f.msgs = make([]entry, 0, len(added)+len(added)/8)
+	}
 	for _, e := range added {
 		f.insertLocked(e)
 		addBytes += e.vsize
+	}
+	if cachedLines > 2*len(f.msgs)+compactMinDead || (cached == nil && len(stated) >= bigScan) {
+		f.rewriteDatesLocked()
+	} else {
+		f.cacheDatesLocked(stated)
 	}
 	if publish {
 		for i := range added {
