@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"errors"
+	"io"
 
 	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -167,9 +168,32 @@ func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOpt
 	if s.sel != nil && s.sel.mbox.folder == f {
 		src = s.sel
 	}
-	msg, err := f.Append(r, storeFlags(opts.Flags), opts.Time, src)
+	lit := &literalReader{r: r}
+	msg, err := f.Append(lit, storeFlags(opts.Flags), opts.Time, src)
+	if lit.err != nil {
+		// The client stalled past CommandTimeout or went away in the
+		// middle of its literal: the command stream cannot be resynced.
+		s.log.Info("append literal not received, closing", "err", lit.err)
+		_ = s.conn.NetConn().Close()
+		return nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Literal not received in time"}
+	}
 	if err != nil {
 		return nil, replyError(s.log, "append", err)
 	}
 	return &imap.AppendData{UID: imap.UID(msg.UID), UIDValidity: f.UIDValidity()}, nil
+}
+
+// literalReader remembers a failure to read the client's literal, as
+// opposed to a failure of the store.
+type literalReader struct {
+	r   io.Reader
+	err error
+}
+
+func (l *literalReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if err != nil && err != io.EOF {
+		l.err = err
+	}
+	return n, err
 }

@@ -1,8 +1,8 @@
 package imapd
 
 import (
-	"bytes"
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"

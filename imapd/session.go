@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	imap "github.com/emersion/go-imap/v2"
@@ -24,6 +25,12 @@ type session struct {
 	remote string
 	ip     string
 	log    *slog.Logger
+
+	// idleMu is held by Idle for its whole run. go-imap may call Close
+	// while an Idle goroutine is still winding down (the client hung up
+	// mid-IDLE: imapserver/idle.go does not wait for it), so Close takes
+	// it too.
+	idleMu sync.Mutex
 
 	user  string // "" until LOGIN/AUTHENTICATE
 	acct  *maildir.Account
@@ -54,6 +61,8 @@ const loginTimeout = 30 * time.Second
 
 // Close ends the session when the connection goes away.
 func (s *session) Close() error {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
 	s.unselect()
 	s.logout()
 	s.srv.dropSession(s)
@@ -134,6 +143,8 @@ const keepaliveWriteTimeout = 30 * time.Second
 // IdleKeepalive until the client sends DONE. A keepalive that cannot be
 // written closes the connection, which ends the library's read of DONE.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	s.idleMu.Lock()
+	defer s.idleMu.Unlock()
 	var wake chan struct{}
 	if sel := s.sel; sel != nil {
 		wake = sel.wake
