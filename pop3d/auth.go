@@ -1,5 +1,3 @@
-//go:build pop3store
-
 package pop3d
 
 import (

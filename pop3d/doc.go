@@ -43,16 +43,4 @@
 // (RFC 2449 §4); a session idle for IdleTimeout (10 min, RFC 1939 §3) or
 // unauthenticated for LoginTimeout is closed without UPDATE; after
 // MaxErrors -ERR replies the connection is closed.
-//
-// # Build status
-//
-// The maildir Store and the accounts Directory this package is written
-// against (maildir/doc.go, accounts/doc.go) were not committed when this
-// package was, so every file that uses them carries the build constraint
-// "pop3store": a plain build contains only Config, the limits and the
-// dot-stuffing writer. Once maildir and accounts implement their contracts,
-// delete the "//go:build pop3store" lines (and fix any API drift, e.g. the
-// name of maildir's add-flags FlagOp, assumed FlagAdd). With a store that
-// implements the contract, "go test -tags pop3store ./pop3d" runs the
-// transcript, fuzz and real-client tests (fetchmail, mpop, curl, poplib).
 package pop3d

@@ -1,5 +1,3 @@
-//go:build pop3store
-
 package pop3d
 
 import (
@@ -35,20 +33,6 @@ const (
 	bobUser  = "bob@example.org"
 	bobPass  = "bob-secret-22"
 )
-
-// hashes caches the bcrypt hashes of the test passwords (cost 10 takes a
-// while on a busy machine); computed once, never changed afterwards.
-var hashes = sync.OnceValue(func() map[string]string {
-	m := map[string]string{}
-	for u, p := range map[string]string{annaUser: annaPass, bobUser: bobPass} {
-		h, err := accounts.HashPassword(p, accounts.DefaultBcryptCost)
-		if err != nil {
-			panic(err)
-		}
-		m[u] = h
-	}
-	return m
-})
 
 // testCert is a self-signed certificate for 127.0.0.1/localhost, shared
 // by all tests (generated once, read-only afterwards).
@@ -97,12 +81,6 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	acctDir := filepath.Join(dir, "accounts")
-	os.MkdirAll(acctDir, 0o700)
-	h := hashes()
-	users := annaUser + ":" + h[annaUser] + "::::::\n" + bobUser + ":" + h[bobUser] + "::::::\n"
-	if err := os.WriteFile(filepath.Join(acctDir, accounts.UsersFile), []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	accts, err := accounts.Open(acctDir, accounts.Options{Domains: []string{"example.org"}, ReloadInterval: -1, Logger: logger})
@@ -110,6 +88,11 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { accts.Close() })
+	for user, pass := range map[string]string{annaUser: annaPass, bobUser: bobPass} {
+		if err := accts.AddUser(user, pass); err != nil {
+			t.Fatal(err)
+		}
+	}
 	store, err := maildir.Open(filepath.Join(dir, "mail"), maildir.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,3 @@
-//go:build pop3store
-
 package pop3d
 
 import (
@@ -100,7 +98,7 @@ func (d *maildrop) flushSeen(source any) error {
 	}
 	uids := d.seen
 	d.seen = nil
-	if _, err := d.folder.SetFlags(uids, maildir.FlagAdd, []string{seenFlag}, source); err != nil {
+	if _, err := d.folder.SetFlags(uids, maildir.FlagsAdd, []string{seenFlag}, source); err != nil {
 		return fmt.Errorf("set \\Seen on %d messages: %w", len(uids), err)
 	}
 	return nil
@@ -115,7 +113,7 @@ func (d *maildrop) update(source any) (int, error) {
 		return 0, nil
 	}
 	if d.household {
-		if _, err := d.folder.SetFlags(uids, maildir.FlagAdd, []string{householdKeyword}, source); err != nil {
+		if _, err := d.folder.SetFlags(uids, maildir.FlagsAdd, []string{householdKeyword}, source); err != nil {
 			return 0, fmt.Errorf("hide %d messages: %w", len(uids), err)
 		}
 		return len(uids), nil
