@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -43,14 +44,122 @@ func (s *Store) spool(dir string, r io.Reader, date time.Time) (tmpPath, base st
 // addFile links src (a spooled file, or a message of another folder for
 // Copy) into the folder as a new message with flags, gives it a UID,
 // makes it durable and publishes EventNew.
+//
+// Concurrent adds commit as a group: the link and the directory fsync
+// happen outside the folder lock, one fsync covering every link made
+// before it started; the UID records are appended under the lock and
+// fsynced together after it.
 func (f *Folder) addFile(src, base string, size int64, flags []string, source any) (Message, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.addFileLocked(src, base, size, flags, source, false)
+	if err := f.checkLocked(); err != nil {
+		f.mu.Unlock()
+		return Message{}, err
+	}
+	fs, err := f.lettersFor(flags)
+	if err != nil {
+		f.mu.Unlock()
+		return Message{}, err
+	}
+	e := entry{inNew: true, base: base, fl: fs, vsize: size, recent: true}
+	if len(flags) > 0 {
+		e.inNew = false
+		e.info = withLetters(fs.letters())
+	}
+	// A scan meanwhile may find the file and give it its UID in order
+	// with other messages; it publishes with this source.
+	f.adding[e.base] = source
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.adding, e.base)
+		f.mu.Unlock()
+	}()
+
+	dst := f.path(e.name())
+	if err := os.Link(src, dst); err != nil {
+		return Message{}, ioErr("maildir: add message", err)
+	}
+	undo := func() {
+		if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+			f.acct.st.log.Error("cannot undo a failed add", "user", f.acct.user, "folder", f.name, "file", dst, "err", err)
+		}
+		durable.SyncDir(filepath.Dir(dst))
+	}
+	group := &f.newSync
+	if !e.inNew {
+		group = &f.curSync
+	}
+	if err := group.do(func() error { return durable.SyncDir(filepath.Dir(dst)) }); err != nil {
+		undo()
+		return Message{}, ioErr("maildir: sync", err)
+	}
+	if st, err := os.Stat(dst); err == nil {
+		e.date = st.ModTime().Unix()
+	}
+
+	f.mu.Lock()
+	m, err := f.numberLocked(e, size, source)
+	f.mu.Unlock()
+	if err != nil {
+		undo()
+		return Message{}, err
+	}
+	if err := f.ulSync.do(f.syncUIDList); err != nil {
+		return Message{}, ioErr("maildir: fsync uidlist", err)
+	}
+	return m, nil
+}
+
+// numberLocked gives a linked, durable file its UID under the dotlock
+// (appending the record without fsync: the caller fsyncs it), inserts it
+// and publishes EventNew. f.mu is held.
+func (f *Folder) numberLocked(e entry, size int64, source any) (Message, error) {
+	if err := f.checkLocked(); err != nil {
+		return Message{}, err
+	}
+	lock, err := f.lockFreshLocked()
+	if err != nil {
+		return Message{}, err
+	}
+	defer lock.release()
+	if uid, ok := f.ul.known[e.base]; ok {
+		// Another process, or the scan above, gave the file its UID.
+		if i := f.find(uid); i >= 0 && f.msgs[i].base == e.base {
+			return f.message(&f.msgs[i]), nil // counted and published by the scan
+		}
+		e.uid = uid
+	} else {
+		e.uid = f.ul.hdr.next
+		if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: e.base, vsize: -1}}, false); err != nil {
+			return Message{}, err
+		}
+	}
+	return f.addedLocked(e, size, source), nil
+}
+
+// addedLocked inserts a numbered message, counts it and publishes
+// EventNew. f.mu is held.
+func (f *Folder) addedLocked(e entry, size int64, source any) Message {
+	f.insertLocked(e)
+	f.cacheDatesLocked([]entry{e})
+	f.acct.quota.add(size, 1)
+	m := f.message(&f.msgs[f.find(e.uid)])
+	f.publishLocked(Event{Kind: EventNew, Message: m, Source: source})
+	return m
+}
+
+// syncUIDList fsyncs dovecot-uidlist.
+func (f *Folder) syncUIDList() error {
+	fh, err := os.Open(f.uidListPath())
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	return fh.Sync()
 }
 
 // addFileLocked puts src into the folder under base: a hard link, or a
-// rename when move is set (Move within one file system). It fsyncs the
+// rename when move is set (Move within one file system), all under f.mu. It fsyncs the
 // directory, assigns the UID under the dotlock after taking in UIDs other
 // processes assigned meanwhile (so UIDs reach subscribers in increasing
 // order), and publishes EventNew. On failure nothing is left in the
@@ -121,16 +230,11 @@ func (f *Folder) addFileLocked(src, base string, size int64, flags []string, sou
 		e.uid = uid
 	} else {
 		e.uid = f.ul.hdr.next
-		if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: e.base, vsize: -1}}); err != nil {
+		if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: e.base, vsize: -1}}, true); err != nil {
 			return fail(err)
 		}
 	}
-	f.insertLocked(e)
-	f.cacheDatesLocked([]entry{e})
-	f.acct.quota.add(size, 1)
-	m := f.message(&f.msgs[f.find(e.uid)])
-	f.publishLocked(Event{Kind: EventNew, Message: m, Source: source})
-	return m, nil
+	return f.addedLocked(e, size, source), nil
 }
 
 // lockFreshLocked takes the uidlist dotlock and brings memory up to date

@@ -102,6 +102,9 @@ type Folder struct {
 	// adding holds the Source of each add in progress by base, for the
 	// event when a scan during the add publishes the file first.
 	adding map[string]any
+	// Group commits of concurrent adds: fsyncs of new/, cur/ and
+	// dovecot-uidlist shared by the adds waiting for them.
+	newSync, curSync, ulSync syncGroup
 	watch  watchState
 }
 

@@ -363,7 +363,7 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 		recs = append(recs, uidRec{uid: uid, base: nf.base, vsize: f.recVsize(&e)})
 	}
 	if !f.ul.torn && f.ul.known != nil {
-		if err := f.appendUIDListLocked(recs); err != nil {
+		if err := f.appendUIDListLocked(recs, true); err != nil {
 			return err
 		}
 	} else {

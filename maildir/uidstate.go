@@ -85,9 +85,9 @@ func (f *Folder) refreshUIDListLocked() error {
 // UIDVALIDITY; the folder must be reloaded from scratch.
 var errValidityChanged = errors.New("maildir: UIDVALIDITY changed by another process")
 
-// appendUIDListLocked appends records for new messages and fsyncs the
-// file. The dotlock must be held.
-func (f *Folder) appendUIDListLocked(recs []uidRec) error {
+// appendUIDListLocked appends records for new messages and, if sync,
+// fsyncs the file (else the caller does). The dotlock must be held.
+func (f *Folder) appendUIDListLocked(recs []uidRec, sync bool) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -103,8 +103,10 @@ func (f *Folder) appendUIDListLocked(recs []uidRec) error {
 	if _, err := fh.Write(b); err != nil {
 		return ioErr("maildir: append uidlist", err)
 	}
-	if err := fh.Sync(); err != nil {
-		return ioErr("maildir: fsync uidlist", err)
+	if sync {
+		if err := fh.Sync(); err != nil {
+			return ioErr("maildir: fsync uidlist", err)
+		}
 	}
 	u := &f.ul
 	f.mirrorAppend(u.size, b)
