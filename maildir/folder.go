@@ -105,7 +105,7 @@ type Folder struct {
 	// Group commits of concurrent adds: fsyncs of new/, cur/ and
 	// dovecot-uidlist shared by the adds waiting for them.
 	newSync, curSync, ulSync syncGroup
-	watch  watchState
+	watch                    watchState
 }
 
 // newFolder returns an unloaded folder.
