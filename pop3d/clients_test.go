@@ -82,7 +82,7 @@ p.quit()
 	size := func(s string) int { return len(s) }
 	want := []string{
 		fmt.Sprintf("STAT 3 %d", size(testMessage(1))+size(".dotted: header\r\n\r\n.line\r\n")+size(testMessage(3))),
-		fmt.Sprintf("UIDL 1 %08X%08X 2 %08X%08X 3 %08X%08X", uids[0], v, uids[1], v, uids[2], v),
+		fmt.Sprintf("UIDL 1 "+uidlFormat+" 2 "+uidlFormat+" 3 "+uidlFormat, uids[0], v, uids[1], v, uids[2], v),
 		fmt.Sprintf(`RETR2 b'.dotted: header\r\n\r\n.line' %d`, size(".dotted: header\r\n\r\n.line\r\n")),
 		"TOP1 5",
 		"QUIT +OK Bye, 1 messages removed",
@@ -157,7 +157,7 @@ func TestFetchmailKeepWithUIDL(t *testing.T) {
 	}
 	ids, _ := os.ReadFile(idfile)
 	v := e.inbox(annaUser).UIDValidity()
-	if !strings.Contains(string(ids), fmt.Sprintf("%08X%08X", uids[0], v)) {
+	if !strings.Contains(string(ids), fmt.Sprintf(uidlFormat, uids[0], v)) {
 		t.Errorf("fetchids lacks the UIDL of message 1:\n%s", ids)
 	}
 }

@@ -36,8 +36,10 @@
 // only touched through maildir's API; this package writes no files.
 //
 // UIDL is Dovecot's default pop3_uidl_format "%08Xu%08Xv": the UID then the
-// UIDVALIDITY, each as 8 uppercase hex digits, so UIDLs survive restarts,
-// never repeat, and equal what Dovecot showed on the same Maildir.
+// UIDVALIDITY, each as 8 hex digits in lower case (Dovecot's %X modifier
+// prints lower case; TestUIDLMatchesDovecot compares with a real Dovecot),
+// so UIDLs survive restarts, never repeat, and equal what Dovecot showed on
+// the same Maildir.
 //
 // Limits (limits.go): command lines are at most 255 octets including CRLF
 // (RFC 2449 §4); a session idle for IdleTimeout (10 min, RFC 1939 §3) or

@@ -79,7 +79,17 @@ type testEnv struct {
 // newEnv starts a server with cfg and the users anna and bob.
 func newEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
+	return newEnvAt(t, cfg, "")
+}
+
+// newEnvAt is newEnv with the store rooted at root ("" for a new
+// temporary directory), so a Dovecot can serve the same Maildirs.
+func newEnvAt(t testing.TB, cfg Config, root string) *testEnv {
+	t.Helper()
 	dir := t.TempDir()
+	if root == "" {
+		root = filepath.Join(dir, "mail")
+	}
 	acctDir := filepath.Join(dir, "accounts")
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -93,7 +103,7 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 			t.Fatal(err)
 		}
 	}
-	store, err := maildir.Open(filepath.Join(dir, "mail"), maildir.Options{})
+	store, err := maildir.Open(root, maildir.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

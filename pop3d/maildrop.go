@@ -66,10 +66,15 @@ func (d *maildrop) stat() (count int, size int64) {
 	return count, size
 }
 
-// uidl is the message's unique id: Dovecot's default pop3_uidl_format
-// %08Xu%08Xv (UID, then UIDVALIDITY, 8 uppercase hex digits each).
+// uidlFormat renders a UIDL from the UID and the UIDVALIDITY exactly as
+// Dovecot's default pop3_uidl_format "%08Xu%08Xv" does: Dovecot's %X
+// modifier prints lower-case hex (checked against Dovecot 2.3 in
+// TestUIDLMatchesDovecot), so the UIDL is 16 lower-case hex digits.
+const uidlFormat = "%08x%08x"
+
+// uidl is the message's unique id (uidlFormat of UID and UIDVALIDITY).
 func (d *maildrop) uidl(m *dropMessage) string {
-	return fmt.Sprintf("%08X%08X", m.uid, d.uidValidity)
+	return fmt.Sprintf(uidlFormat, m.uid, d.uidValidity)
 }
 
 // deletedUIDs returns the UIDs marked by DELE.

@@ -61,12 +61,12 @@ func TestMaildropTranscript(t *testing.T) {
 	c.do("LIST 2", fmt.Sprintf("+OK 2 %d", size(2)))
 	wantUIDL := ""
 	for i, u := range uids {
-		wantUIDL += fmt.Sprintf("%d %08X%08X\r\n", i+1, u, v)
+		wantUIDL += fmt.Sprintf("%d "+uidlFormat+"\r\n", i+1, u, v)
 	}
 	if got := c.multi("UIDL"); got != wantUIDL {
 		t.Errorf("UIDL = %q, want %q", got, wantUIDL)
 	}
-	c.do("UIDL 3", fmt.Sprintf("+OK 3 %08X%08X", uids[2], v))
+	c.do("UIDL 3", fmt.Sprintf("+OK 3 "+uidlFormat, uids[2], v))
 	c.do("RETR 1", fmt.Sprintf("+OK %d octets", size(1)))
 	if got := c.body(); got != testMessage(1) {
 		t.Errorf("RETR 1 = %q, want %q", got, testMessage(1))
@@ -95,7 +95,7 @@ func TestMaildropTranscript(t *testing.T) {
 	}
 	c = e.login(annaUser, annaPass)
 	c.do("STAT", fmt.Sprintf("+OK 1 %d", size(1)))
-	c.do("UIDL 1", fmt.Sprintf("+OK 1 %08X%08X", uids[0], v))
+	c.do("UIDL 1", fmt.Sprintf("+OK 1 "+uidlFormat, uids[0], v))
 	c.do("QUIT", "+OK Bye, 0 messages removed")
 }
 
@@ -354,7 +354,7 @@ func TestHouseholdDeleteHidesFromPOP3Only(t *testing.T) {
 	// Gone for POP3.
 	c = e.login(annaUser, annaPass)
 	c.do("STAT", fmt.Sprintf("+OK 1 %d", len(testMessage(2))))
-	c.do("UIDL 1", fmt.Sprintf("+OK 1 %08X", uids[1]))
+	c.do("UIDL 1", fmt.Sprintf("+OK 1 %08x", uids[1]))
 	c.do("QUIT", "+OK")
 }
 

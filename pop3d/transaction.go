@@ -72,7 +72,7 @@ func (c *conn) cmdUidl(args []string) error {
 	c.multiline("Unique-ID listing follows", func(w io.Writer) error {
 		for i := range c.drop.msgs {
 			if m := &c.drop.msgs[i]; !m.deleted {
-				fmt.Fprintf(w, "%d %08X%08X\r\n", i+1, m.uid, c.drop.uidValidity)
+				fmt.Fprintf(w, "%d "+uidlFormat+"\r\n", i+1, m.uid, c.drop.uidValidity)
 			}
 		}
 		return nil
