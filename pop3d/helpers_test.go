@@ -73,7 +73,10 @@ type testEnv struct {
 	tlsAddr  string // implicit TLS
 	caFile   string // PEM of the server certificate, for external clients
 	clientTC *tls.Config
+	serverTC *tls.Config // what the server presents
 	logs     *syncBuffer
+	logger   *slog.Logger
+	root     string // the store's root directory
 }
 
 // newEnv starts a server with cfg and the users anna and bob.
@@ -115,10 +118,11 @@ func newEnvAt(t testing.TB, cfg Config, root string) *testEnv {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
 
+	serverTC := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	srv := New(Options{
 		Store:     store,
 		Accounts:  accts,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig: serverTC,
 		Hostname:  "pop.example.org",
 		Logger:    logger,
 		Config:    cfg,
@@ -149,7 +153,8 @@ func newEnvAt(t testing.TB, cfg Config, root string) *testEnv {
 		t: t, store: store, accts: accts, srv: srv,
 		addr: ln.Addr().String(), tlsAddr: tln.Addr().String(), caFile: caFile,
 		clientTC: &tls.Config{RootCAs: pool, ServerName: "localhost"},
-		logs:     logs,
+		serverTC: serverTC,
+		logs:     logs, logger: logger, root: root,
 	}
 }
 

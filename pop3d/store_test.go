@@ -1,0 +1,266 @@
+package pop3d
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"postern/imapd"
+	"postern/maildir"
+)
+
+// storeFile returns the path of the Maildir file of message m of user's
+// INBOX (in new/ or cur/), found by its key as another program would.
+func (e *testEnv) storeFile(user string, m maildir.Message) string {
+	e.t.Helper()
+	local, domain, _ := strings.Cut(user, "@")
+	dir := filepath.Join(e.root, domain, local)
+	for _, sub := range []string{"cur", "new"} {
+		ents, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, ent := range ents {
+			if strings.HasPrefix(ent.Name(), m.Key) {
+				return filepath.Join(dir, sub, ent.Name())
+			}
+		}
+	}
+	e.t.Fatalf("no file for key %s under %s", m.Key, dir)
+	return ""
+}
+
+// wSize returns the ",W=" virtual size in a Maildir file name, or -1.
+func wSize(name string) int64 {
+	base, _, _ := strings.Cut(filepath.Base(name), ":")
+	for _, f := range strings.Split(base, ",")[1:] {
+		if v, ok := strings.CutPrefix(f, "W="); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// TestSizesAndSeenOnDisk: LIST sizes count CRLF (also for a message that
+// arrived with bare LF line ends), equal the octets RETR sends and the
+// W= size in the Maildir file name; RETR leaves \Seen in the file name
+// (the "S" info letter), visible to a second Store opened on the disk.
+func TestSizesAndSeenOnDisk(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	lf := "Subject: bare LF\n\nline one\n.dot line\nline three\n"
+	crlf := testMessage(2)
+	for _, m := range []string{lf, crlf} {
+		if _, err := e.store.Deliver(t.Context(), strings.NewReader(m), []maildir.Target{{User: annaUser}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, _, err := e.inbox(annaUser).Messages()
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("INBOX: %v, %v", msgs, err)
+	}
+	wantOctets := []int{len(strings.ReplaceAll(lf, "\n", "\r\n")), len(crlf)}
+
+	c := e.login(annaUser, annaPass)
+	c.do("STAT", fmt.Sprintf("+OK 2 %d", wantOctets[0]+wantOctets[1]))
+	for i, m := range msgs {
+		n := i + 1
+		c.do(fmt.Sprintf("LIST %d", n), fmt.Sprintf("+OK %d %d", n, wantOctets[i]))
+		if w := wSize(e.storeFile(annaUser, m)); w != int64(wantOctets[i]) {
+			t.Errorf("message %d: W=%d in %s, LIST says %d", n, w, e.storeFile(annaUser, m), wantOctets[i])
+		}
+		c.do(fmt.Sprintf("RETR %d", n), fmt.Sprintf("+OK %d octets", wantOctets[i]))
+		if got := c.body(); len(got) != wantOctets[i] {
+			t.Errorf("RETR %d sent %d octets, LIST said %d", n, len(got), wantOctets[i])
+		}
+	}
+	c.do("QUIT", "+OK Bye, 0 messages removed")
+	c.closed()
+
+	for _, m := range msgs {
+		name := e.storeFile(annaUser, m)
+		if _, info, _ := strings.Cut(filepath.Base(name), ":"); !strings.HasPrefix(info, "2,") || !strings.Contains(info[2:], "S") {
+			t.Errorf("after RETR the file %s lacks the S flag", name)
+		}
+	}
+	other, err := maildir.Open(e.root, maildir.Options{WatchInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	a, err := other.Account(annaUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := a.Folder("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, _, err := f.Messages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range fresh {
+		if !slices.Contains(m.Flags, maildir.FlagSeen) {
+			t.Errorf("a fresh Store sees UID %d with flags %v, want \\Seen", m.UID, m.Flags)
+		}
+	}
+}
+
+// TestIdleTimeoutRemovesNothing: a logged-in session silent for
+// Config.IdleTimeout is closed with -ERR, its DELE marks are dropped and
+// the maildrop lock is released.
+func TestIdleTimeoutRemovesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{IdleTimeout: 400 * time.Millisecond})
+	uids := e.deliver(annaUser, testMessage(1), testMessage(2))
+	c := e.login(annaUser, annaPass)
+	c.do("DELE 1", "+OK")
+	start := time.Now()
+	c.expect("-ERR Disconnected for inactivity")
+	c.closed()
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("closed after %v, before the idle timeout", d)
+	}
+	if got := e.uids(annaUser); !slices.Equal(got, uids) {
+		t.Fatalf("UIDs after timeout = %v, want %v", got, uids)
+	}
+	c = e.login(annaUser, annaPass)
+	c.do("STAT", "+OK 2 ")
+	c.do("QUIT", "+OK")
+}
+
+// TestDefaultIdleTimeout: the default is RFC 1939's ten minutes.
+func TestDefaultIdleTimeout(t *testing.T) {
+	t.Parallel()
+	if got := (Config{}).withDefaults().IdleTimeout; got != 10*time.Minute {
+		t.Fatalf("default IdleTimeout = %v", got)
+	}
+	if got := DefaultConfig().IdleTimeout; got != 10*time.Minute {
+		t.Fatalf("DefaultConfig().IdleTimeout = %v", got)
+	}
+}
+
+// startIMAP starts Postern's IMAP server on e's store and accounts and
+// returns its implicit-TLS address.
+func (e *testEnv) startIMAP() string {
+	e.t.Helper()
+	srv := imapd.New(imapd.Options{
+		Store:     e.store,
+		Accounts:  e.accts,
+		TLSConfig: e.serverTC.Clone(),
+		Hostname:  "imap.example.org",
+		Logger:    e.logger,
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.ServeTLS(ln)
+	}()
+	e.t.Cleanup(func() {
+		srv.Shutdown(e.t.Context())
+		<-done
+	})
+	return ln.Addr().String()
+}
+
+// TestIMAPCoexistence: an IMAP session in IDLE on INBOX receives the two
+// EXPUNGEs of a POP3 DELE+QUIT; an IMAP expunge during a POP3 session
+// leaves the POP3 numbering alone and RETR of that message fails cleanly.
+func TestIMAPCoexistence(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	uids := e.deliver(annaUser, testMessage(1), testMessage(2), testMessage(3), testMessage(4))
+	imapAddr := e.startIMAP()
+
+	var mu sync.Mutex
+	var expunged []uint32
+	gotExpunge := make(chan struct{}, 10)
+	ic, err := imapclient.DialTLS(imapAddr, &imapclient.Options{
+		TLSConfig: e.clientTC,
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Expunge: func(seq uint32) {
+				mu.Lock()
+				expunged = append(expunged, seq)
+				mu.Unlock()
+				gotExpunge <- struct{}{}
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic.Close()
+	if err := ic.Login(annaUser, annaPass).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := ic.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c := e.login(annaUser, annaPass)
+	c.do("DELE 1", "+OK")
+	c.do("DELE 3", "+OK")
+	c.do("QUIT", "+OK Bye, 2 messages removed")
+	for range 2 {
+		select {
+		case <-gotExpunge:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("IMAP IDLE got %v EXPUNGEs, want 2", expunged)
+		}
+	}
+	if err := idle.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	// Sequence numbers of UIDs 1 and 3 in a 4-message mailbox, in either
+	// order: 3 then 1, or 1 then 2.
+	if !slices.Equal(expunged, []uint32{1, 2}) && !slices.Equal(expunged, []uint32{3, 1}) {
+		t.Errorf("EXPUNGE sequence numbers %v", expunged)
+	}
+	mu.Unlock()
+
+	// Now uids[1] and uids[3] remain. POP3 opens, IMAP expunges the first.
+	c = e.login(annaUser, annaPass)
+	c.do("STAT", "+OK 2 ")
+	if err := ic.Store(imap.UIDSetNum(imap.UID(uids[1])), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ic.Expunge().Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.do("STAT", "+OK 2 ")
+	c.do("RETR 1", "-ERR Message was removed by another session")
+	c.do("RETR 2", "+OK")
+	if got := c.body(); got != testMessage(4) {
+		t.Errorf("RETR 2 = %q", got)
+	}
+	c.do("UIDL 2", fmt.Sprintf("+OK 2 "+uidlFormat, uids[3], e.inbox(annaUser).UIDValidity()))
+	c.do("QUIT", "+OK")
+	if got := e.uids(annaUser); !slices.Equal(got, uids[3:]) {
+		t.Fatalf("UIDs at the end = %v, want %v", got, uids[3:])
+	}
+}
