@@ -27,7 +27,9 @@ func (s *session) Data(r io.Reader) error {
 	var guard newlineGuard
 	_, err := io.Copy(io.MultiWriter(sp, &guard), &deadlineReader{r: r, conn: s.conn.Conn(), timeout: time.Duration(s.srv.cfg.DataTimeout)})
 	if err != nil {
-		if !errors.Is(err, smtp.ErrDataTooLarge) && !errors.Is(err, smtp.ErrTooLongLine) && !errors.Is(err, smtp.ErrDataReset) {
+		interrupted := !errors.Is(err, smtp.ErrDataTooLarge) && !errors.Is(err, smtp.ErrTooLongLine) &&
+			!errors.Is(err, smtp.ErrDataReset)
+		if interrupted || s.tc.readTimedOut.Load() {
 			// A client silent or gone in the middle of a message: the
 			// rest of the stream can no longer be told apart from
 			// commands, so the connection ends here.

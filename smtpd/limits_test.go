@@ -110,6 +110,23 @@ func TestLimitsStalledData(t *testing.T) {
 	}
 }
 
+// The same for a client that stops in the middle of a BDAT chunk.
+func TestLimitsStalledBDAT(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{cfg: Config{DataTimeout: queue.Duration(300 * time.Millisecond)}})
+	c := e.dial(e.mxAddr)
+	c.do("EHLO client.example.net", "250 ")
+	c.do("MAIL FROM:<sender@example.net>", "250 ")
+	c.do("RCPT TO:<anna@example.org>", "250 ")
+	c.send("BDAT 1000 LAST\r\nFrom: sender@example.net\r\n\r\nhalf")
+	if !c.closed() {
+		t.Fatal("connection still open 5 s after the client stalled inside a chunk")
+	}
+	if n := len(e.inbox(annaUser)); n != 0 {
+		t.Errorf("%d messages delivered, want none", n)
+	}
+}
+
 // Malformed commands get 5xx replies; after too many the connection is
 // closed.
 func TestLimitsMalformed(t *testing.T) {

@@ -2,10 +2,13 @@ package smtpd
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -145,9 +148,22 @@ type trackedConn struct {
 
 	closeOnce sync.Once
 
+	// readTimedOut is set when a read hit its deadline (a client silent
+	// in the middle of a BDAT chunk shows up only here).
+	readTimedOut atomic.Bool
+
 	mu       sync.Mutex
 	busy     bool // receiving message data
 	draining bool
+}
+
+// Read reads from the connection, noting deadline expiries.
+func (c *trackedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.readTimedOut.Store(true)
+	}
+	return n, err
 }
 
 // past is a deadline that has already expired.
