@@ -1,15 +1,20 @@
 package imapd
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"postern/maildir/dovecottest"
 )
 
 const benchMessages = 10_000
@@ -21,14 +26,7 @@ func newBenchEnv(b *testing.B) *testEnv {
 	b.Helper()
 	e := newEnv(b, Config{})
 	f := e.folder(annaUser, "INBOX")
-	dir := filepath.Join(e.dir, "mail", "example.org", "anna", "new")
-	body := strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit.\r\n", 30)
-	for i := range benchMessages {
-		m := msg(fmt.Sprintf("bench %d", i), body)
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("1700000000.M%dP1.bench", i)), []byte(m), 0o600); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeBenchMessages(b, filepath.Join(e.dir, "mail", "example.org", "anna", "new"))
 	if err := f.Rescan(); err != nil {
 		b.Fatal(err)
 	}
@@ -39,28 +37,39 @@ func newBenchEnv(b *testing.B) *testEnv {
 	return e
 }
 
-// BenchmarkFetch10k measures UID FETCH 1:* (UID FLAGS) and
-// UID FETCH 1:* BODY.PEEK[] over a 10,000-message folder through the
-// server (TLS, go-imap client), each beside a reference that reads the
-// same data from maildir directly in the same run.
+// writeBenchMessages writes benchMessages messages of about 2 KiB into
+// a Maildir's new/ directory.
+func writeBenchMessages(b *testing.B, newDir string) {
+	b.Helper()
+	body := strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit.\r\n", 30)
+	for i := range benchMessages {
+		m := msg(fmt.Sprintf("bench %d", i), body)
+		if err := os.WriteFile(filepath.Join(newDir, fmt.Sprintf("1700000000.M%dP1.bench", i)), []byte(m), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFetch10k measures SELECT, UID FETCH 1:* (UID FLAGS),
+// (ENVELOPE RFC822.SIZE) and BODY.PEEK[] over a 10,000-message INBOX,
+// through Postern and, in the same run, through Debian's Dovecot serving
+// its own Maildir of the same messages (indexes warm; skipped when Dovecot
+// is not installed), both over STARTTLS with the same go-imap client. The
+// maildir/ sub-benchmarks read the same data from the store directly.
 func BenchmarkFetch10k(b *testing.B) {
 	e := newBenchEnv(b)
-	c := e.login(annaUser, annaPass, nil)
-	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+	c, err := imapclient.DialStartTLS(e.addr, &imapclient.Options{TLSConfig: e.clientTC})
+	if err != nil {
 		b.Fatal(err)
 	}
-	f := e.folder(annaUser, "INBOX")
-	all := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
+	defer c.Close()
+	if err := c.Login(annaUser, annaPass).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("postern", func(b *testing.B) { benchSteps(b, fetchSteps(c)) })
 
-	b.Run("imap-uid-flags", func(b *testing.B) {
-		for b.Loop() {
-			n := drain(b, c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true}))
-			if n != benchMessages {
-				b.Fatalf("%d messages", n)
-			}
-		}
-	})
-	b.Run("maildir-messages", func(b *testing.B) {
+	f := e.folder(annaUser, "INBOX")
+	b.Run("maildir/messages", func(b *testing.B) {
 		for b.Loop() {
 			msgs, _, err := f.Messages()
 			if err != nil || len(msgs) != benchMessages {
@@ -68,15 +77,7 @@ func BenchmarkFetch10k(b *testing.B) {
 			}
 		}
 	})
-	b.Run("imap-body-peek", func(b *testing.B) {
-		for b.Loop() {
-			n := drain(b, c.Fetch(all, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}))
-			if n != benchMessages {
-				b.Fatalf("%d messages", n)
-			}
-		}
-	})
-	b.Run("maildir-read-all", func(b *testing.B) {
+	b.Run("maildir/read-all", func(b *testing.B) {
 		msgs, _, _ := f.Messages()
 		for b.Loop() {
 			for _, m := range msgs {
@@ -89,10 +90,87 @@ func BenchmarkFetch10k(b *testing.B) {
 			}
 		}
 	})
+
+	b.Run("dovecot", func(b *testing.B) {
+		if _, err := exec.LookPath("dovecot"); err != nil && os.Getenv("POSTERN_REQUIRE_TOOLS") != "1" {
+			b.Skip("dovecot not installed")
+		}
+		d := dovecottest.Start(b, dovecottest.Options{TLS: true})
+		newDir := filepath.Join(d.Maildir(annaUser), "new")
+		for _, sub := range []string{"new", "cur", "tmp"} {
+			os.MkdirAll(filepath.Join(d.Maildir(annaUser), sub), 0o700)
+		}
+		writeBenchMessages(b, newDir)
+		d.Chown()
+		pem, err := os.ReadFile(d.CertFile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		dc, err := imapclient.DialStartTLS(d.IMAPAddr, &imapclient.Options{TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer dc.Close()
+		if err := dc.Login(annaUser, d.Password).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		steps := fetchSteps(dc)
+		for _, st := range steps { // warm Dovecot's indexes and caches
+			st.fn()
+		}
+		benchSteps(b, steps)
+	})
+}
+
+// step is one measured command.
+type step struct {
+	name string
+	fn   func()
+}
+
+// benchSteps runs every step as a sub-benchmark.
+func benchSteps(b *testing.B, steps []step) {
+	for _, st := range steps {
+		b.Run(st.name, func(b *testing.B) {
+			for b.Loop() {
+				st.fn()
+			}
+		})
+	}
+}
+
+// fetchSteps are the commands of the speed target on c: SELECT
+// and three UID FETCH 1:* variants. A failure panics (they run inside
+// benchmarks and outside).
+func fetchSteps(c *imapclient.Client) []step {
+	all := imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}
+	steps := []step{{"select", func() {
+		sd, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+		if err != nil || sd.NumMessages != benchMessages {
+			panic(fmt.Sprintf("select: %v %+v", err, sd))
+		}
+	}}}
+	for _, f := range []struct {
+		name string
+		opts *imap.FetchOptions
+	}{
+		{"uid-flags", &imap.FetchOptions{UID: true, Flags: true}},
+		{"envelope-size", &imap.FetchOptions{UID: true, Envelope: true, RFC822Size: true}},
+		{"body-peek", &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}},
+	} {
+		steps = append(steps, step{f.name, func() {
+			if n := drain(c.Fetch(all, f.opts)); n != benchMessages {
+				panic(fmt.Sprintf("%s: %d messages", f.name, n))
+			}
+		}})
+	}
+	return steps
 }
 
 // drain reads every FETCH response, consuming body literals.
-func drain(b *testing.B, cmd *imapclient.FetchCommand) int {
+func drain(cmd *imapclient.FetchCommand) int {
 	n := 0
 	for {
 		m := cmd.Next()
@@ -111,7 +189,7 @@ func drain(b *testing.B, cmd *imapclient.FetchCommand) int {
 		n++
 	}
 	if err := cmd.Close(); err != nil {
-		b.Fatal(err)
+		panic(err)
 	}
 	return n
 }
