@@ -19,15 +19,22 @@ const maxHeaderBytes = 1 << 20
 
 // submissionHeaders checks the header of a submitted message: its From:
 // addresses must all be owned by the logged-in user. It returns the
-// headers to add: Date and Message-ID when missing (RFC 6409 section 8.2
-// and 8.3).
+// headers to add: From (the envelope sender) when there is none, Date and
+// Message-ID when missing (RFC 6409 sections 8.2 and 8.3).
 func (s *session) submissionHeaders(r io.Reader) (string, error) {
 	h, err := readHeader(r)
 	if err != nil {
 		s.log.Info("message refused: malformed header", "err", err)
 		return "", replyBadHeader
 	}
+	var added strings.Builder
 	from, err := fromAddresses(h)
+	if errors.Is(err, replyNoFrom) {
+		// Scripts (curl, mail(1)) often send no From: the envelope
+		// sender, already checked to be the user's, takes its place.
+		fmt.Fprintf(&added, "From: <%s>\r\n", s.from)
+		err = nil
+	}
 	if err != nil {
 		s.log.Info("message refused: From header", "err", err)
 		return "", err
@@ -38,7 +45,6 @@ func (s *session) submissionHeaders(r io.Reader) (string, error) {
 			return "", replySenderNotOwned
 		}
 	}
-	var added strings.Builder
 	if !h.Has("Date") {
 		fmt.Fprintf(&added, "Date: %s\r\n", time.Now().Format(time.RFC1123Z))
 	}
