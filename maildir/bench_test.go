@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,6 +103,9 @@ func buildBigFolder() (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, uidListFile), l.format(), 0o600); err != nil {
 		return root, err
 	}
+	// Flush the fixture now, so that its writeback does not slow the
+	// fsyncs of the delivery benchmarks.
+	syscall.Sync()
 	return root, nil
 }
 
@@ -126,8 +130,9 @@ func openBig(b *testing.B) (*Store, *Folder) {
 // BenchmarkOpen100k: a new store opens the 100,000-message folder with
 // its UID map ready (warm cache). Reports the heap the open folder holds.
 func BenchmarkOpen100k(b *testing.B) {
-	s, _ := openBig(b) // warm the cache
+	s, _ := openBig(b) // build the fixture, warm the cache
 	s.Close()
+	b.ResetTimer()
 	var heap float64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -303,4 +308,76 @@ func deliverErr(s *Store, user string) error {
 		return err
 	}
 	return errs[0]
+}
+
+// BenchmarkDeliverVsRaw4K measures Postern's delivery and the raw
+// durable sequence in alternating phases of phaseOps operations (each
+// with par goroutines) within one run, so that a machine whose fsync
+// speed drifts affects both alike. It reports both rates and
+// ratio = store rate / raw rate.
+func BenchmarkDeliverVsRaw4K(b *testing.B) {
+	for _, target := range []string{"empty", "100k"} {
+		for _, par := range []int{1, 8} {
+			b.Run(target+"/p"+strconv.Itoa(par), func(b *testing.B) {
+				var s *Store
+				user := "small@example.org"
+				if target == "100k" {
+					s, _ = openBig(b)
+					defer s.Close()
+					user = benchUser
+				} else {
+					s = openTestStore(b, b.TempDir())
+				}
+				dir := filepath.Join(b.TempDir(), "new")
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					b.Fatal(err)
+				}
+				var n atomic.Uint64
+				raw := func() error {
+					return durable.WriteFile(filepath.Join(dir, strconv.FormatUint(n.Add(1), 10)), msg4k, 0o600)
+				}
+				store := func() error { return deliverErr(s, user) }
+				const phaseOps = 64
+				var rawTime, storeTime time.Duration
+				var rawOps, storeOps int
+				b.SetBytes(int64(len(msg4k)))
+				b.ResetTimer()
+				for done := 0; done < b.N; {
+					k := min(phaseOps, b.N-done)
+					rawTime += runPhase(b, par, k, raw)
+					storeTime += runPhase(b, par, k, store)
+					rawOps += k
+					storeOps += k
+					done += k
+				}
+				rawRate := float64(rawOps) / rawTime.Seconds()
+				storeRate := float64(storeOps) / storeTime.Seconds()
+				b.ReportMetric(rawRate, "raw-msg/s")
+				b.ReportMetric(storeRate, "store-msg/s")
+				b.ReportMetric(storeRate/rawRate, "ratio")
+			})
+		}
+	}
+}
+
+// runPhase runs op k times over par goroutines and returns the wall time.
+func runPhase(b *testing.B, par, k int, op func() error) time.Duration {
+	start := time.Now()
+	var left atomic.Int64
+	left.Store(int64(k))
+	var wg sync.WaitGroup
+	for range min(par, k) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 {
+				if err := op(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
 }

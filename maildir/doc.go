@@ -9,8 +9,10 @@
 // modified UTF-7 exactly as Dovecot stores it). Front ends see folder
 // names in UTF-8 with "/" as the hierarchy delimiter and "INBOX" for the
 // inbox. Per folder, beside cur/new/tmp: dovecot-uidlist (v3, guarded by
-// the dotlock dovecot-uidlist.lock), dovecot-keywords, and Postern's own
-// header cache. Per account: subscriptions, maildirsize (Maildir++ quota).
+// the dotlock dovecot-uidlist.lock), its last-good copy
+// dovecot-uidlist.postern-good, dovecot-keywords, and postern-dates (the
+// internal dates by UID, a cache). Per account: subscriptions,
+// maildirsize (Maildir++ quota). docs/storage.md describes it all.
 //
 // # API used by the front ends (the contract)
 //
