@@ -267,6 +267,17 @@ func (e *testEnv) dial(addr string) *client {
 	return e.greet(nc, err)
 }
 
+// mxToAnna opens a port 25 session with a transaction from
+// sender@example.net to anna@example.org started (EHLO, MAIL, RCPT).
+func (e *testEnv) mxToAnna() *client {
+	e.t.Helper()
+	c := e.dial(e.mxAddr)
+	c.do("EHLO client.example.net", "250 ")
+	c.do("MAIL FROM:<sender@example.net>", "250 ")
+	c.do("RCPT TO:<anna@example.org>", "250 ")
+	return c
+}
+
 // dialTLS connects to the implicit-TLS submission port.
 func (e *testEnv) dialTLS() *client {
 	e.t.Helper()

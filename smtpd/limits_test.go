@@ -87,40 +87,21 @@ func TestLimitsLongLine(t *testing.T) {
 	}
 }
 
-// A client that stops in the middle of DATA is disconnected after the
-// data timeout, and nothing is delivered.
+// A client that stops in the middle of DATA, or of a BDAT chunk, is
+// disconnected after the data timeout, and nothing is delivered.
 func TestLimitsStalledData(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{cfg: Config{DataTimeout: queue.Duration(300 * time.Millisecond)}})
-	c := e.dial(e.mxAddr)
-	c.do("EHLO client.example.net", "250 ")
-	c.do("MAIL FROM:<sender@example.net>", "250 ")
-	c.do("RCPT TO:<anna@example.org>", "250 ")
-	c.do("DATA", "354 ")
-	c.send("From: sender@example.net\r\n\r\nhalf a mess")
-	start := time.Now()
-	if !c.closed() {
-		t.Fatal("connection still open 5 s after the client stalled")
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("closed after %v, want about the 300 ms data timeout", d)
-	}
-	if n := len(e.inbox(annaUser)); n != 0 {
-		t.Errorf("%d messages delivered, want none", n)
-	}
-}
-
-// The same for a client that stops in the middle of a BDAT chunk.
-func TestLimitsStalledBDAT(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, envOptions{cfg: Config{DataTimeout: queue.Duration(300 * time.Millisecond)}})
-	c := e.dial(e.mxAddr)
-	c.do("EHLO client.example.net", "250 ")
-	c.do("MAIL FROM:<sender@example.net>", "250 ")
-	c.do("RCPT TO:<anna@example.org>", "250 ")
-	c.send("BDAT 1000 LAST\r\nFrom: sender@example.net\r\n\r\nhalf")
-	if !c.closed() {
-		t.Fatal("connection still open 5 s after the client stalled inside a chunk")
+	for _, start := range []string{"DATA\r\n", "BDAT 1000 LAST\r\n"} {
+		c := e.mxToAnna()
+		c.send(start + "From: sender@example.net\r\n\r\nhalf a mess")
+		began := time.Now()
+		if !c.closed() {
+			t.Fatalf("%q: connection still open 5 s after the client stalled", start)
+		}
+		if d := time.Since(began); d > 3*time.Second {
+			t.Errorf("%q: closed after %v, want about the 300 ms data timeout", start, d)
+		}
 	}
 	if n := len(e.inbox(annaUser)); n != 0 {
 		t.Errorf("%d messages delivered, want none", n)

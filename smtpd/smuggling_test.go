@@ -28,10 +28,7 @@ func TestSmugglingDATA(t *testing.T) {
 		"LF at end": "\r\n\n",
 	}
 	for name, seq := range seqs {
-		c := e.dial(e.mxAddr)
-		c.do("EHLO client.example.net", "250 ")
-		c.do("MAIL FROM:<sender@example.net>", "250 ")
-		c.do("RCPT TO:<anna@example.org>", "250 ")
+		c := e.mxToAnna()
 		c.do("DATA", "354 ")
 		c.send("From: sender@example.net\r\nSubject: " + name + "\r\n\r\nfirst" + seq + smuggled + "\r\n.\r\n")
 		if got := c.reply(); !strings.HasPrefix(got, "550 5.6.0") {
@@ -52,10 +49,7 @@ func TestSmugglingDATA(t *testing.T) {
 func TestSmugglingDotCRIsNotASplit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	c := e.dial(e.mxAddr)
-	c.do("EHLO client.example.net", "250 ")
-	c.do("MAIL FROM:<sender@example.net>", "250 ")
-	c.do("RCPT TO:<anna@example.org>", "250 ")
+	c := e.mxToAnna()
 	c.do("DATA", "354 ")
 	c.send("From: sender@example.net\r\n\r\nfirst\r\n.\r" + smuggled + ".\r\n")
 	c.expect("250 ")
@@ -74,10 +68,7 @@ func TestSmugglingBDAT(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	for _, seq := range []string{"\n.\n", "\r.\r", "\n.\r\n", "\n", "\r"} {
-		c := e.dial(e.mxAddr)
-		c.do("EHLO client.example.net", "250 ")
-		c.do("MAIL FROM:<sender@example.net>", "250 ")
-		c.do("RCPT TO:<anna@example.org>", "250 ")
+		c := e.mxToAnna()
 		first := "From: sender@example.net\r\n\r\nfirst" + seq
 		c.send(fmt.Sprintf("BDAT %d\r\n%s", len(first), first))
 		c.expect("250 ")
@@ -92,10 +83,7 @@ func TestSmugglingBDAT(t *testing.T) {
 		t.Errorf("%d messages delivered, want none", n)
 	}
 	// A clean BDAT message goes through.
-	c := e.dial(e.mxAddr)
-	c.do("EHLO client.example.net", "250 ")
-	c.do("MAIL FROM:<sender@example.net>", "250 ")
-	c.do("RCPT TO:<anna@example.org>", "250 ")
+	c := e.mxToAnna()
 	msg := testMessage("sender@example.net", "bdat")
 	c.send(fmt.Sprintf("BDAT %d\r\n%s", 10, msg[:10]))
 	c.expect("250 ")

@@ -255,10 +255,7 @@ func TestPartialDeliveryFailure(t *testing.T) {
 		if err := e.accts.SetQuota(bobUser, 100, 0); err != nil {
 			t.Fatal(err)
 		}
-		c := e.dial(e.mxAddr)
-		c.do("EHLO client.example.net", "250 ")
-		c.do("MAIL FROM:<sender@example.net>", "250 ")
-		c.do("RCPT TO:<anna@example.org>", "250 ")
+		c := e.mxToAnna()
 		c.do("RCPT TO:<bob@example.org>", "250 ")
 		c.do("DATA", "354 ")
 		c.send(testMessage("sender@example.net", "partial") + ".\r\n")
