@@ -166,6 +166,7 @@ func fetchSteps(c *imapclient.Client) []step {
 			}
 		}})
 	}
+	steps[0].fn() // the FETCH steps need a selected mailbox when run alone
 	return steps
 }
 

@@ -88,11 +88,14 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, t target, opts *imap.Fetch
 	c := &content{f: f, uid: t.msg.UID}
 	var env *imap.Envelope
 	if opts.Envelope {
-		h, err := c.parsedHeader()
-		if err != nil {
-			return err
+		if env = s.sel.mbox.envelope(t.msg.UID); env == nil {
+			h, err := c.parsedHeader()
+			if err != nil {
+				return err
+			}
+			env = imapserver.ExtractEnvelope(h)
+			s.sel.mbox.cacheEnvelope(t.msg.UID, env)
 		}
-		env = imapserver.ExtractEnvelope(h)
 	}
 	var bs imap.BodyStructure
 	if opts.BodyStructure != nil {

@@ -27,6 +27,30 @@ type mailbox struct {
 	msgs    []maildir.Message
 	uidNext uint32
 	idlers  map[*selection]struct{}
+	// envelopes caches ENVELOPE by UID while the folder is selected
+	// (message content never changes), like Dovecot's index cache: a
+	// client's repeated header sync then reads no files.
+	envelopes map[uint32]*imap.Envelope
+}
+
+// maxCachedEnvelopes bounds the envelope cache of one mailbox (about
+// 300 bytes each).
+const maxCachedEnvelopes = 100_000
+
+// envelope returns the cached ENVELOPE of uid, or nil.
+func (m *mailbox) envelope(uid uint32) *imap.Envelope {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.envelopes[uid]
+}
+
+// cacheEnvelope remembers the ENVELOPE of uid, up to the bound.
+func (m *mailbox) cacheEnvelope(uid uint32, env *imap.Envelope) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.envelopes) < maxCachedEnvelopes && m.indexLocked(uid) >= 0 {
+		m.envelopes[uid] = env
+	}
 }
 
 // openMailbox returns the shared mailbox of folder, subscribing to its
@@ -38,7 +62,7 @@ func (s *Server) openMailbox(f *maildir.Folder) *mailbox {
 		m.refs++
 		return m
 	}
-	m := &mailbox{folder: f, refs: 1, idlers: make(map[*selection]struct{})}
+	m := &mailbox{folder: f, refs: 1, idlers: make(map[*selection]struct{}), envelopes: make(map[uint32]*imap.Envelope)}
 	// Hold m.mu across Subscribe so an event racing the snapshot waits
 	// until msgs and the tracker exist.
 	m.mu.Lock()
@@ -87,6 +111,7 @@ func (m *mailbox) onEvent(ev maildir.Event) {
 			return
 		}
 		m.msgs = append(m.msgs[:i], m.msgs[i+1:]...)
+		delete(m.envelopes, ev.Message.UID)
 		m.tracker.QueueExpunge(uint32(i + 1))
 	}
 	for sel := range m.idlers {
