@@ -36,19 +36,21 @@ func (s *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.
 	for _, m := range changed {
 		byUID[m.UID] = m.Flags
 	}
-	for _, t := range ts {
-		fl, ok := byUID[t.msg.UID]
-		if !ok {
-			continue
+	return s.batched(func() error {
+		for _, t := range ts {
+			fl, ok := byUID[t.msg.UID]
+			if !ok {
+				continue
+			}
+			rw := w.CreateMessage(t.seq)
+			rw.WriteUID(imap.UID(t.msg.UID))
+			rw.WriteFlags(imapFlags(fl))
+			if err := rw.Close(); err != nil {
+				return err
+			}
 		}
-		rw := w.CreateMessage(t.seq)
-		rw.WriteUID(imap.UID(t.msg.UID))
-		rw.WriteFlags(imapFlags(fl))
-		if err := rw.Close(); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Expunge removes the \Deleted messages (only those in uids for UID

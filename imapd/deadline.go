@@ -1,7 +1,9 @@
 package imapd
 
 import (
+	"crypto/tls"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -15,6 +17,10 @@ import (
 type deadlineConn struct {
 	net.Conn
 	cfg *Config
+
+	mu       sync.Mutex // guards batching and buf
+	batching bool
+	buf      []byte
 }
 
 // libraryIdleWait and libraryLiteralWait separate go-imap's three read
@@ -68,4 +74,86 @@ func (l *deadlineListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	return &deadlineConn{Conn: c, cfg: l.cfg}, nil
+}
+
+// batchFlushSize is how much a batch buffers before writing.
+const batchFlushSize = 64 << 10
+
+// Write sends p, or buffers it while a batch is open. go-imap flushes
+// after every response, so a FETCH of 10,000 messages would otherwise be
+// 10,000 TLS records and write system calls.
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.batching {
+		return c.Conn.Write(p)
+	}
+	c.buf = append(c.buf, p...)
+	if len(c.buf) >= batchFlushSize {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// startBatch buffers writes until endBatch. Only the command goroutine
+// uses it, around responses it writes itself (FETCH, STORE).
+func (c *deadlineConn) startBatch() {
+	c.mu.Lock()
+	c.batching = true
+	c.mu.Unlock()
+}
+
+// endBatch writes what was buffered and returns to direct writes.
+func (c *deadlineConn) endBatch() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batching = false
+	return c.flushLocked()
+}
+
+// flushLocked writes the buffer under its own deadline (go-imap's
+// per-response write deadline may be gone by now).
+func (c *deadlineConn) flushLocked() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.cfg.CommandTimeout)); err != nil {
+		return err
+	}
+	_, err := c.Conn.Write(c.buf)
+	c.buf = c.buf[:0]
+	if cap(c.buf) > 4*batchFlushSize {
+		c.buf = nil
+	}
+	if derr := c.Conn.SetWriteDeadline(time.Time{}); err == nil {
+		err = derr
+	}
+	return err
+}
+
+// batchConn returns the deadlineConn under a session's connection (under
+// TLS when there is TLS), or nil.
+func batchConn(nc net.Conn) *deadlineConn {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	dc, _ := nc.(*deadlineConn)
+	return dc
+}
+
+// batched runs fn with the session's responses buffered, and writes them
+// at the end.
+func (s *session) batched(fn func() error) error {
+	dc := batchConn(s.conn.NetConn())
+	if dc == nil {
+		return fn()
+	}
+	dc.startBatch()
+	err := fn()
+	if ferr := dc.endBatch(); err == nil {
+		err = ferr
+	}
+	return err
 }

@@ -24,15 +24,17 @@ func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.F
 	if err := s.markSeen(ts, opts); err != nil {
 		return err
 	}
-	for _, t := range ts {
-		if err := s.fetchOne(w, t, opts); err != nil {
-			if errors.Is(err, maildir.ErrNotFound) {
-				continue // expunged meanwhile; its EXPUNGE follows
+	return s.batched(func() error {
+		for _, t := range ts {
+			if err := s.fetchOne(w, t, opts); err != nil {
+				if errors.Is(err, maildir.ErrNotFound) {
+					continue // expunged meanwhile; its EXPUNGE follows
+				}
+				return err
 			}
-			return err
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // markSeen sets \Seen on the targets when a non-PEEK section is fetched
