@@ -2,10 +2,21 @@ package pop3d
 
 import (
 	"bufio"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"postern/accounts"
+	"postern/maildir/dovecottest"
 )
 
 // benchMessage is a 100 KB message with short lines, some starting with ".".
@@ -85,4 +96,172 @@ func BenchmarkSession(b *testing.B) {
 			c.nc.Close()
 		}
 	})
+}
+
+// benchInboxMessages is the INBOX size of BenchmarkVsDovecot (the issue's
+// 10,000); POSTERN_POP3_BENCH_MESSAGES overrides it for quick runs.
+func benchInboxMessages() int {
+	if n, err := strconv.Atoi(os.Getenv("POSTERN_POP3_BENCH_MESSAGES")); err == nil && n > 0 {
+		return n
+	}
+	return 10000
+}
+
+// writeMaildirFiles fills the cur/ of user's Maildir under root with n
+// messages of about 4 KiB, stored with LF line ends and named with S= and
+// W= as Dovecot names them, as a migrated mailbox would be.
+func writeMaildirFiles(tb testing.TB, root, user string, n int) {
+	tb.Helper()
+	local, domain, _ := strings.Cut(user, "@")
+	dir := filepath.Join(root, domain, local)
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	body := strings.Repeat("A line of the benchmark message body, some sixty-odd octets.\n", 64)
+	now := time.Now().Unix() - int64(n)
+	for i := range n {
+		msg := fmt.Sprintf("From: sender@example.net\nTo: %s\nSubject: benchmark %d\nMessage-ID: <b%d@example.net>\n\n.%s", user, i, i, body)
+		vsize := len(msg) + strings.Count(msg, "\n")
+		name := fmt.Sprintf("%d.M%dP1.bench,S=%d,W=%d:2,", now+int64(i), i, len(msg), vsize)
+		if err := os.WriteFile(filepath.Join(dir, "cur", name), []byte(msg), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// benchSession dials addr, upgrades with STLS and logs in, for servers
+// that may present a certificate of their own (Dovecot's).
+func benchSession(b *testing.B, addr, user, pass string) *popClient {
+	b.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &popClient{t: b, nc: nc, r: bufio.NewReaderSize(nc, 64<<10)}
+	c.expect("+OK")
+	c.stls(&tls.Config{InsecureSkipVerify: true})
+	c.do("USER "+user, "+OK")
+	c.do("PASS "+pass, "+OK")
+	return c
+}
+
+// drain reads a multi-line body up to the "." line and returns its size.
+func (c *popClient) drain() int64 {
+	c.t.Helper()
+	var n int64
+	for {
+		l, err := c.r.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			c.t.Fatalf("reading body: %v", err)
+		}
+		if err == nil && string(l) == ".\r\n" {
+			return n
+		}
+		n += int64(len(l))
+	}
+}
+
+// loginStatUIDL is one "check for new mail" session: login, STAT, UIDL,
+// QUIT; it returns how long it took.
+func loginStatUIDL(b *testing.B, addr, user, pass string, count int) time.Duration {
+	start := time.Now()
+	c := benchSession(b, addr, user, pass)
+	c.do("STAT", fmt.Sprintf("+OK %d ", count))
+	c.do("UIDL", "+OK")
+	c.drain()
+	c.do("QUIT", "+OK")
+	d := time.Since(start)
+	c.nc.Close()
+	return d
+}
+
+// retrAll retrieves every message with pipelined RETRs and returns the
+// octets received and the time taken.
+func retrAll(b *testing.B, addr, user, pass string, count int) (int64, time.Duration) {
+	start := time.Now()
+	c := benchSession(b, addr, user, pass)
+	var total int64
+	for i := 1; i <= count; i += 16 {
+		var cmds strings.Builder
+		for j := i; j < i+16 && j <= count; j++ {
+			fmt.Fprintf(&cmds, "RETR %d\r\n", j)
+		}
+		c.send(cmds.String())
+		for j := i; j < i+16 && j <= count; j++ {
+			c.expect("+OK")
+			total += c.drain()
+		}
+	}
+	c.do("QUIT", "+OK")
+	d := time.Since(start)
+	c.nc.Close()
+	return total, d
+}
+
+func medianDuration(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkVsDovecot serves one Maildir INBOX of benchInboxMessages()
+// messages with Postern and with a real Dovecot (same bcrypt passwd-file,
+// both over STLS on loopback) and measures, alternating the two servers
+// in every iteration, a login+STAT+UIDL session and a pipelined RETR of
+// every message. It reports the medians and the ratios Postern/Dovecot
+// (issue 6 targets: login_ratio <= 1.2, retr_mbps_ratio >= 1).
+func BenchmarkVsDovecot(b *testing.B) {
+	n := benchInboxMessages()
+	root := filepath.Join(dovecotReadableDir(b), "mail")
+	writeMaildirFiles(b, root, annaUser, n)
+	e := newEnvAt(b, Config{}, root)
+	if got := len(e.uids(annaUser)); got != n { // assigns the UIDs
+		b.Fatalf("store sees %d messages, want %d", got, n)
+	}
+	passwd := filepath.Join(filepath.Dir(root), "passwd")
+	users, err := os.ReadFile(filepath.Join(e.accts.Dir(), accounts.UsersFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(passwd, users, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	d := dovecottest.Start(b, dovecottest.Options{Root: root, PasswdFile: passwd, TLS: true})
+	servers := []struct{ name, addr string }{{"postern", e.addr}, {"dovecot", d.POP3Addr}}
+	for _, s := range servers { // warm up: indexes, \Seen on every message
+		retrAll(b, s.addr, annaUser, annaPass, n)
+	}
+	b.Run("login_stat_uidl", func(b *testing.B) {
+		times := map[string][]time.Duration{}
+		for b.Loop() {
+			for _, s := range servers {
+				times[s.name] = append(times[s.name], loginStatUIDL(b, s.addr, annaUser, annaPass, n))
+			}
+		}
+		p, dv := medianDuration(times["postern"]), medianDuration(times["dovecot"])
+		b.ReportMetric(float64(p.Microseconds())/1000, "postern_ms")
+		b.ReportMetric(float64(dv.Microseconds())/1000, "dovecot_ms")
+		b.ReportMetric(p.Seconds()/dv.Seconds(), "login_ratio")
+	})
+	b.Run("retr_all", func(b *testing.B) {
+		mbps := map[string][]float64{}
+		for b.Loop() {
+			for _, s := range servers {
+				octets, t := retrAll(b, s.addr, annaUser, annaPass, n)
+				mbps[s.name] = append(mbps[s.name], float64(octets)/1e6/t.Seconds())
+			}
+		}
+		p, dv := medianFloat(mbps["postern"]), medianFloat(mbps["dovecot"])
+		b.ReportMetric(p, "postern_MB/s")
+		b.ReportMetric(dv, "dovecot_MB/s")
+		b.ReportMetric(p/dv, "retr_mbps_ratio")
+	})
+}
+
+func medianFloat(fs []float64) float64 {
+	s := slices.Clone(fs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

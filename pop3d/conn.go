@@ -49,7 +49,8 @@ type conn struct {
 	user     string    // authenticated user, once logged in
 	drop     *maildrop // the snapshot, in TRANSACTION
 	errCount int
-	quit     bool // end the loop after this command
+	quit     bool   // end the loop after this command
+	copyBuf  []byte // RETR's copy buffer, reused for every message
 }
 
 // newConn prepares a connection; implicitTLS wraps it in a TLS server

@@ -19,6 +19,10 @@ const (
 	// writeBufferSize is the size of the connection's write buffer.
 	writeBufferSize = 64 << 10
 
+	// copyBufferSize is the buffer RETR copies a message through; one
+	// per session, so a pipelined RETR of many messages allocates once.
+	copyBufferSize = 32 << 10
+
 	// writeTimeout bounds every write to the client (each flush of the
 	// write buffer), so a client that stops reading cannot pin a session.
 	writeTimeout = 2 * time.Minute

@@ -91,8 +91,11 @@ func (c *conn) cmdRetr(args []string) error {
 		return fmt.Errorf("open UID %d: %w", m.uid, err)
 	}
 	defer rc.Close()
+	if c.copyBuf == nil {
+		c.copyBuf = make([]byte, copyBufferSize)
+	}
 	c.multiline(fmt.Sprintf("%d octets", m.size), func(w io.Writer) error {
-		_, err := io.Copy(w, rc)
+		_, err := io.CopyBuffer(w, rc, c.copyBuf)
 		return err
 	})
 	if !c.quit {
