@@ -81,17 +81,7 @@ func BenchmarkSession(b *testing.B) {
 		b.SetBytes(size)
 		for b.Loop() {
 			c := e.login(annaUser, annaPass)
-			for i := 1; i <= count; i += 16 {
-				var cmds strings.Builder
-				for j := i; j < i+16 && j <= count; j++ {
-					fmt.Fprintf(&cmds, "RETR %d\r\n", j)
-				}
-				c.send(cmds.String())
-				for j := i; j < i+16 && j <= count; j++ {
-					c.expect("+OK")
-					c.body()
-				}
-			}
+			c.retrPipelined(count)
 			c.do("QUIT", "+OK")
 			c.nc.Close()
 		}
@@ -177,11 +167,10 @@ func loginStatUIDL(b *testing.B, addr, user, pass string, count int) time.Durati
 	return d
 }
 
-// retrAll retrieves every message with pipelined RETRs and returns the
-// octets received and the time taken.
-func retrAll(b *testing.B, addr, user, pass string, count int) (int64, time.Duration) {
-	start := time.Now()
-	c := benchSession(b, addr, user, pass)
+// retrPipelined retrieves messages 1..count, 16 RETRs in flight, and
+// returns the octets of the bodies received.
+func (c *popClient) retrPipelined(count int) int64 {
+	c.t.Helper()
 	var total int64
 	for i := 1; i <= count; i += 16 {
 		var cmds strings.Builder
@@ -194,6 +183,15 @@ func retrAll(b *testing.B, addr, user, pass string, count int) (int64, time.Dura
 			total += c.drain()
 		}
 	}
+	return total
+}
+
+// retrAll retrieves every message with pipelined RETRs and returns the
+// octets received and the time taken.
+func retrAll(b *testing.B, addr, user, pass string, count int) (int64, time.Duration) {
+	start := time.Now()
+	c := benchSession(b, addr, user, pass)
+	total := c.retrPipelined(count)
 	c.do("QUIT", "+OK")
 	d := time.Since(start)
 	c.nc.Close()
