@@ -13,7 +13,7 @@ import (
 
 // tool returns the path of a third-party program. Missing programs skip
 // the test, or fail it when POSTERN_REQUIRE_TOOLS=1 (CI installs them).
-func tool(t *testing.T, name string) string {
+func tool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -251,7 +251,7 @@ func snapshot(t *testing.T, dir string) string {
 	return strings.Join(names, "\n")
 }
 
-func splitAddr(t *testing.T, addr string) (string, string) {
+func splitAddr(t testing.TB, addr string) (string, string) {
 	t.Helper()
 	i := strings.LastIndex(addr, ":")
 	return addr[:i], addr[i+1:]
