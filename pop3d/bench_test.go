@@ -98,9 +98,10 @@ func benchInboxMessages() int {
 }
 
 // writeMaildirFiles fills the cur/ of user's Maildir under root with n
-// messages of about 4 KiB, stored with LF line ends and named with S= and
-// W= as Dovecot names them, as a migrated mailbox would be.
-func writeMaildirFiles(tb testing.TB, root, user string, n int) {
+// messages of about 4 KiB, named with S= and W= as Dovecot names them.
+// With crlf the files have CRLF line ends, as Postern stores mail; else
+// LF, as Dovecot does (a mailbox migrated from it).
+func writeMaildirFiles(tb testing.TB, root, user string, n int, crlf bool) {
 	tb.Helper()
 	local, domain, _ := strings.Cut(user, "@")
 	dir := filepath.Join(root, domain, local)
@@ -114,6 +115,9 @@ func writeMaildirFiles(tb testing.TB, root, user string, n int) {
 	for i := range n {
 		msg := fmt.Sprintf("From: sender@example.net\nTo: %s\nSubject: benchmark %d\nMessage-ID: <b%d@example.net>\n\n.%s", user, i, i, body)
 		vsize := len(msg) + strings.Count(msg, "\n")
+		if crlf {
+			msg = strings.ReplaceAll(msg, "\n", "\r\n")
+		}
 		name := fmt.Sprintf("%d.M%dP1.bench,S=%d,W=%d:2,", now+int64(i), i, len(msg), vsize)
 		if err := os.WriteFile(filepath.Join(dir, "cur", name), []byte(msg), 0o600); err != nil {
 			tb.Fatal(err)
@@ -209,11 +213,22 @@ func medianDuration(ds []time.Duration) time.Duration {
 // both over STLS on loopback) and measures, alternating the two servers
 // in every iteration, a login+STAT+UIDL session and a pipelined RETR of
 // every message. It reports the medians and the ratios Postern/Dovecot
-// (issue 6 targets: login_ratio <= 1.2, retr_mbps_ratio >= 1).
+// (issue 6 targets: login_ratio <= 1.2, retr_mbps_ratio >= 1), for files
+// stored with LF (migrated from Dovecot: served through maildir's CRLF
+// conversion) and with CRLF (as Postern stores mail).
 func BenchmarkVsDovecot(b *testing.B) {
+	for _, layout := range []struct {
+		name string
+		crlf bool
+	}{{"lf_files", false}, {"crlf_files", true}} {
+		b.Run(layout.name, func(b *testing.B) { benchVsDovecot(b, layout.crlf) })
+	}
+}
+
+func benchVsDovecot(b *testing.B, crlf bool) {
 	n := benchInboxMessages()
 	root := filepath.Join(dovecotReadableDir(b), "mail")
-	writeMaildirFiles(b, root, annaUser, n)
+	writeMaildirFiles(b, root, annaUser, n, crlf)
 	e := newEnvAt(b, Config{}, root)
 	if got := len(e.uids(annaUser)); got != n { // assigns the UIDs
 		b.Fatalf("store sees %d messages, want %d", got, n)
