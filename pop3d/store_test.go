@@ -1,6 +1,7 @@
 package pop3d
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -263,4 +264,36 @@ func TestIMAPCoexistence(t *testing.T) {
 	if got := e.uids(annaUser); !slices.Equal(got, uids[3:]) {
 		t.Fatalf("UIDs at the end = %v, want %v", got, uids[3:])
 	}
+}
+
+// TestMaxConnections: a connection beyond Config.MaxConnections is told
+// "-ERR [SYS/TEMP]" and closed; once a slot is free it is served again.
+func TestMaxConnections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{MaxConnections: 1})
+	first := e.dial()
+	second, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &popClient{t: t, nc: second, r: bufio.NewReader(second)}
+	t.Cleanup(func() { second.Close() })
+	c.expect("-ERR [SYS/TEMP] Too many connections")
+	c.closed()
+	first.do("QUIT", "+OK")
+	first.closed()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		nc, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = &popClient{t: t, nc: nc, r: bufio.NewReader(nc)}
+		t.Cleanup(func() { nc.Close() })
+		if l := c.line(); strings.HasPrefix(l, "+OK") {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("after the first session ended: %q", l)
+		}
+	}
+	c.do("QUIT", "+OK")
 }
