@@ -93,6 +93,9 @@ func TestMaildropTranscript(t *testing.T) {
 	if got := e.uids(annaUser); !slices.Equal(got, uids[:1]) {
 		t.Fatalf("UIDs after QUIT = %v, want %v", got, uids[:1])
 	}
+	if got := e.diskMessages(annaUser); len(got) != 1 || got[0].UID != uids[0] {
+		t.Fatalf("on disk after QUIT: %+v, want only UID %d", got, uids[0])
+	}
 	c = e.login(annaUser, annaPass)
 	c.do("STAT", fmt.Sprintf("+OK 1 %d", size(1)))
 	c.do("UIDL 1", fmt.Sprintf("+OK 1 "+uidlFormat, uids[0], v))

@@ -41,6 +41,30 @@ func (e *testEnv) storeFile(user string, m maildir.Message) string {
 	return ""
 }
 
+// diskMessages lists user's INBOX as a second Store opened on the same
+// root reads it from disk, bypassing the server's Store and its memory.
+func (e *testEnv) diskMessages(user string) []maildir.Message {
+	e.t.Helper()
+	other, err := maildir.Open(e.root, maildir.Options{WatchInterval: -1})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer other.Close()
+	a, err := other.Account(user)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	f, err := a.Folder("INBOX")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	msgs, _, err := f.Messages()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return msgs
+}
+
 // wSize returns the ",W=" virtual size in a Maildir file name, or -1.
 func wSize(name string) int64 {
 	base, _, _ := strings.Cut(filepath.Base(name), ":")
@@ -96,24 +120,7 @@ func TestSizesAndSeenOnDisk(t *testing.T) {
 			t.Errorf("after RETR the file %s lacks the S flag", name)
 		}
 	}
-	other, err := maildir.Open(e.root, maildir.Options{WatchInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	a, err := other.Account(annaUser)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := a.Folder("INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, _, err := f.Messages()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range fresh {
+	for _, m := range e.diskMessages(annaUser) {
 		if !slices.Contains(m.Flags, maildir.FlagSeen) {
 			t.Errorf("a fresh Store sees UID %d with flags %v, want \\Seen", m.UID, m.Flags)
 		}
