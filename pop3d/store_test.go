@@ -304,3 +304,37 @@ func TestMaxConnections(t *testing.T) {
 	}
 	c.do("QUIT", "+OK")
 }
+
+// TestUIDLStableAcrossRestart: a new server and Store on the same Maildir
+// show the same UIDLs, and a message delivered after a deletion gets a
+// UIDL never shown before.
+func TestUIDLStableAcrossRestart(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "mail")
+	first := newEnvAt(t, Config{}, root)
+	first.deliver(annaUser, testMessage(1), testMessage(2), testMessage(3))
+	c := first.login(annaUser, annaPass)
+	before := c.multi("UIDL")
+	c.do("DELE 3", "+OK")
+	c.do("QUIT", "+OK Bye, 1 messages removed")
+	if err := first.srv.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	second := newEnvAt(t, Config{}, root)
+	second.deliver(annaUser, testMessage(4))
+	c = second.login(annaUser, annaPass)
+	after := c.multi("UIDL")
+	c.do("QUIT", "+OK")
+	old := strings.Split(strings.TrimSuffix(before, "\r\n"), "\r\n")
+	now := strings.Split(strings.TrimSuffix(after, "\r\n"), "\r\n")
+	if len(now) != 3 || now[0] != old[0] || now[1] != old[1] {
+		t.Fatalf("UIDL before restart %q, after %q", before, after)
+	}
+	_, newUIDL, _ := strings.Cut(now[2], " ")
+	for _, l := range old {
+		if _, u, _ := strings.Cut(l, " "); u == newUIDL {
+			t.Fatalf("new message got the UIDL %s of a deleted one", u)
+		}
+	}
+}
