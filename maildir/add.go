@@ -127,7 +127,11 @@ func (f *Folder) numberLocked(e entry, size int64, source any) (Message, error) 
 		if i := f.find(uid); i >= 0 && f.msgs[i].base == e.base {
 			return f.message(&f.msgs[i]), nil // counted and published by the scan
 		}
+		// Not found by the scan: the other process has moved or
+		// expunged it meanwhile (it was stored, so the add succeeded).
+		// It is not shown here, where a late UID would be out of order.
 		e.uid = uid
+		return f.message(&e), nil
 	} else {
 		e.uid = f.ul.hdr.next
 		if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: e.base, vsize: -1}}, false); err != nil {
