@@ -162,11 +162,11 @@ func (f *Folder) scanFilesLocked(publish bool) error {
 	if err := f.refreshKeywordsLocked(publish); err != nil {
 		return err
 	}
-	files, err := f.listFilesLocked()
+	files, stable, err := f.listFilesLocked()
 	if err != nil {
 		return err
 	}
-	f.applyScanLocked(files, publish)
+	f.applyScanLocked(files, publish, stable)
 	if err := f.assignLocked(files, publish); err != nil {
 		return err
 	}
@@ -196,32 +196,39 @@ func (f *Folder) resetLocked(publish bool) {
 // flags) may be missed by readdir, so a directory whose mtime changed
 // during the read is read again and the listings are taken together: a
 // race never shows as an expunge, or as a message appearing late with a
-// UID below one already shown.
-func (f *Folder) listFilesLocked() (map[string]fileRef, error) {
-	files := make(map[string]fileRef, len(f.msgs)+16)
+// UID below one already shown. When a directory kept changing through
+// every attempt, stable is false and the caller must not take a missing
+// file for an expunge.
+func (f *Folder) listFilesLocked() (files map[string]fileRef, stable bool, err error) {
+	files = make(map[string]fileRef, len(f.msgs)+16)
+	stable = true
 	for _, sub := range []string{"new", "cur"} {
 		for attempt := 0; ; attempt++ {
 			before, err := os.Stat(f.path(sub))
 			if err != nil {
-				return nil, ioErr("maildir: list "+sub, err)
+				return nil, false, ioErr("maildir: list "+sub, err)
 			}
 			if err := f.readDirInto(files, sub); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			after, err := os.Stat(f.path(sub))
 			if err != nil {
-				return nil, ioErr("maildir: list "+sub, err)
+				return nil, false, ioErr("maildir: list "+sub, err)
 			}
-			if after.ModTime().Equal(before.ModTime()) || attempt == maxListAttempts {
+			if after.ModTime().Equal(before.ModTime()) {
+				break
+			}
+			if attempt == maxListAttempts {
+				stable = false
 				break
 			}
 		}
 	}
-	return files, nil
+	return files, stable, nil
 }
 
 // maxListAttempts bounds the re-reads of a directory that keeps changing.
-const maxListAttempts = 3
+const maxListAttempts = 5
 
 // readDirInto adds the message files of new/ or cur/ to files.
 func (f *Folder) readDirInto(files map[string]fileRef, sub string) error {
@@ -246,13 +253,17 @@ func (f *Folder) readDirInto(files map[string]fileRef, sub string) error {
 
 // applyScanLocked updates known messages from a scan: gone files become
 // expunges, renamed ones flag changes. Matched files are removed from
-// files, so what is left is new.
-func (f *Folder) applyScanLocked(files map[string]fileRef, publish bool) {
+// files, so what is left is new. A missing file is an expunge only when
+// the listing was stable; otherwise the next scan decides.
+func (f *Folder) applyScanLocked(files map[string]fileRef, publish, stable bool) {
 	gone := map[uint32]bool{}
 	var events []Event
 	for i := range f.msgs {
 		e := &f.msgs[i]
 		fr, ok := files[e.base]
+		if !ok && !stable {
+			continue
+		}
 		if !ok {
 			gone[e.uid] = true
 			events = append(events, Event{Kind: EventExpunge, Message: Message{UID: e.uid, Key: e.base}})
