@@ -162,13 +162,14 @@ func (f *Folder) syncUIDList() error {
 	return fh.Sync()
 }
 
-// addFileLocked puts src into the folder under base: a hard link, or a
-// rename when move is set (Move within one file system), all under f.mu. It fsyncs the
-// directory, assigns the UID under the dotlock after taking in UIDs other
-// processes assigned meanwhile (so UIDs reach subscribers in increasing
-// order), and publishes EventNew. On failure nothing is left in the
-// folder: a link is removed, a renamed file is put back. f.mu is held.
-func (f *Folder) addFileLocked(src, base string, size int64, flags []string, source any, move bool) (Message, error) {
+// moveInLocked renames src (a message of another folder on the same
+// file system) into the folder with flags, keeping its base unless a
+// stale record in this folder's uidlist lists that base (it was here
+// before): then it takes a new base, so that no UID is ever reused. The
+// new UID is assigned under the dotlock, taken before the rename; the
+// directory is fsynced and EventNew published. On failure the file is put
+// back. f.mu is held.
+func (f *Folder) moveInLocked(src, base string, size int64, flags []string, source any) (Message, error) {
 	if err := f.checkLocked(); err != nil {
 		return Message{}, err
 	}
@@ -181,35 +182,21 @@ func (f *Folder) addFileLocked(src, base string, size int64, flags []string, sou
 		e.inNew = false
 		e.info = withLetters(fs.letters())
 	}
-	var lock *dotlock
-	if move {
-		// A moved file keeps its base, which may have a stale record in
-		// this folder's uidlist (moved here before): look under the lock
-		// and take a new base then, so that no UID is ever reused.
-		if lock, err = f.lockFreshLocked(); err != nil {
-			return Message{}, err
-		}
-		defer lock.release()
-		if _, stale := f.ul.known[e.base]; stale {
-			e.base = renamedBase(f.acct.st.nextBase(time.Now()), e.base)
-		}
+	lock, err := f.lockFreshLocked()
+	if err != nil {
+		return Message{}, err
+	}
+	defer lock.release()
+	if _, stale := f.ul.known[e.base]; stale {
+		e.base = renamedBase(f.acct.st.nextBase(time.Now()), e.base)
 	}
 	dst := f.path(e.name())
-	put, undo := os.Link, os.Remove
-	if move {
-		put = os.Rename
-		undo = func(p string) error { return os.Rename(p, src) }
-	}
-	// A scan under lockFreshLocked may find the file and give it its UID
-	// in order with other processes' messages; it publishes with source.
-	f.adding[e.base] = source
-	defer delete(f.adding, e.base)
-	if err := put(src, dst); err != nil {
-		return Message{}, ioErr("maildir: add message", err)
+	if err := os.Rename(src, dst); err != nil {
+		return Message{}, ioErr("maildir: move message", err)
 	}
 	fail := func(err error) (Message, error) {
-		if uerr := undo(dst); uerr != nil {
-			f.acct.st.log.Error("cannot undo a failed add", "user", f.acct.user, "folder", f.name, "file", dst, "err", uerr)
+		if uerr := os.Rename(dst, src); uerr != nil {
+			f.acct.st.log.Error("cannot undo a failed move", "user", f.acct.user, "folder", f.name, "file", dst, "err", uerr)
 		}
 		durable.SyncDir(filepath.Dir(dst))
 		return Message{}, err
@@ -220,23 +207,9 @@ func (f *Folder) addFileLocked(src, base string, size int64, flags []string, sou
 	if st, err := os.Stat(dst); err == nil {
 		e.date = st.ModTime().Unix()
 	}
-	if lock == nil {
-		if lock, err = f.lockFreshLocked(); err != nil {
-			return fail(err)
-		}
-		defer lock.release()
-	}
-	if uid, ok := f.ul.known[e.base]; ok && !move {
-		// Another process, or the scan above, gave the file its UID.
-		if i := f.find(uid); i >= 0 && f.msgs[i].base == e.base {
-			return f.message(&f.msgs[i]), nil // counted and published by the scan
-		}
-		e.uid = uid
-	} else {
-		e.uid = f.ul.hdr.next
-		if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: e.base, vsize: -1}}, true); err != nil {
-			return fail(err)
-		}
+	e.uid = f.ul.hdr.next
+	if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: e.base, vsize: -1}}, true); err != nil {
+		return fail(err)
 	}
 	return f.addedLocked(e, size, source), nil
 }

@@ -60,7 +60,7 @@ func (f *Folder) Move(uids []uint32, dest *Folder, source any) (src, dst []uint3
 			break
 		}
 		var m Message
-		m, err = dest.addFileLocked(f.path(e.name()), e.base, e.vsize, e.fl.names(f.kws), source, true)
+		m, err = dest.moveInLocked(f.path(e.name()), e.base, e.vsize, e.fl.names(f.kws), source)
 		if errors.Is(err, syscall.EXDEV) {
 			err = nil
 			fallback = append(fallback, uid)
