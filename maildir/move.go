@@ -9,33 +9,48 @@ import (
 	"postern/maildir/durable"
 )
 
+// copyTo copies messages into dest by hard links. A source file renamed
+// meanwhile by another process (a flag change) is found by a rescan.
 func (f *Folder) copyTo(uids []uint32, dest *Folder, source any) (src, dst []uint32, err error) {
+	rescanned := false
 	for _, uid := range uids {
-		e, err := f.entryFor(uid)
-		if errors.Is(err, ErrNotFound) {
-			continue
+		for {
+			m, err := f.copyOne(uid, dest, source)
+			if errors.Is(err, os.ErrNotExist) && !rescanned {
+				rescanned = true
+				if err := f.Rescan(); err != nil {
+					return src, dst, err
+				}
+				continue
+			}
+			if errors.Is(err, ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+				break // expunged meanwhile
+			}
+			if err != nil {
+				return src, dst, err
+			}
+			src = append(src, uid)
+			dst = append(dst, m.UID)
+			break
 		}
-		if err != nil {
-			return src, dst, err
-		}
-		f.mu.Lock()
-		flags := e.fl.names(f.kws)
-		f.mu.Unlock()
-		if err := dest.acct.quota.check(e.vsize, 1); err != nil {
-			return src, dst, err
-		}
-		base := renamedBase(dest.acct.st.nextBase(time.Now()), e.base)
-		m, err := dest.addFile(f.path(e.name()), base, e.vsize, flags, source)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return src, dst, err
-		}
-		src = append(src, uid)
-		dst = append(dst, m.UID)
 	}
 	return src, dst, nil
+}
+
+// copyOne links message uid into dest with its flags.
+func (f *Folder) copyOne(uid uint32, dest *Folder, source any) (Message, error) {
+	e, err := f.entryFor(uid)
+	if err != nil {
+		return Message{}, err
+	}
+	f.mu.Lock()
+	flags := e.fl.names(f.kws)
+	f.mu.Unlock()
+	if err := dest.acct.quota.check(e.vsize, 1); err != nil {
+		return Message{}, err
+	}
+	base := renamedBase(dest.acct.st.nextBase(time.Now()), e.base)
+	return dest.addFile(f.path(e.name()), base, e.vsize, flags, source)
 }
 
 // Move moves messages into dest and returns the source UIDs moved and

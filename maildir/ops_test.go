@@ -203,3 +203,26 @@ func TestInternalDateIsMtime(t *testing.T) {
 		t.Fatalf("reopened: %+v", msgs)
 	}
 }
+
+// TestCopyAfterRenameByOthers: a source file renamed behind the store's
+// back (another process changing flags) is still copied, with the new
+// flags.
+func TestCopyAfterRenameByOthers(t *testing.T) {
+	t.Parallel()
+	s := openTestStore(t, t.TempDir())
+	in := testFolder(t, s, "anna@example.org", "INBOX")
+	arch := testFolder(t, s, "anna@example.org", "Archive")
+	deliver(t, s, "anna@example.org", "Subject: a\n\nx\n")
+	msgs, _, _ := in.Messages()
+	if err := os.Rename(filepath.Join(in.dir, "new", msgs[0].Key), filepath.Join(in.dir, "cur", msgs[0].Key+":2,S")); err != nil {
+		t.Fatal(err)
+	}
+	src, dst, err := in.Copy([]uint32{1}, arch)
+	if err != nil || len(src) != 1 || len(dst) != 1 {
+		t.Fatalf("copy: %v %v %v", src, dst, err)
+	}
+	got, _, _ := arch.Messages()
+	if len(got) != 1 || strings.Join(got[0].Flags, " ") != `\Seen` {
+		t.Fatalf("copied %+v", got)
+	}
+}
