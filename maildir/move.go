@@ -65,7 +65,9 @@ func (f *Folder) Move(uids []uint32, dest *Folder, source any) (src, dst []uint3
 	unlock := lockPair(f, dest)
 	var fallback []uint32
 	var moved []entry
-	for _, uid := range uids {
+	rescanned := false
+	for k := 0; k < len(uids); k++ {
+		uid := uids[k]
 		i := f.find(uid)
 		if i < 0 || f.gone {
 			continue
@@ -81,8 +83,18 @@ func (f *Folder) Move(uids []uint32, dest *Folder, source any) (src, dst []uint3
 			fallback = append(fallback, uid)
 			continue
 		}
+		if errors.Is(err, os.ErrNotExist) && !rescanned {
+			// Renamed by another process (a flag change): find its
+			// current name and try again.
+			rescanned = true
+			if err = f.syncLocked(true); err != nil {
+				break
+			}
+			k--
+			continue
+		}
 		if errors.Is(err, os.ErrNotExist) {
-			err = nil // gone meanwhile (another process); the next scan tells
+			err = nil // expunged by another process meanwhile
 			continue
 		}
 		if err != nil {

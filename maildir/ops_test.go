@@ -226,3 +226,30 @@ func TestCopyAfterRenameByOthers(t *testing.T) {
 		t.Fatalf("copied %+v", got)
 	}
 }
+
+// TestMoveAfterRenameByOthers: a source file renamed behind the store's
+// back is still moved, with the new flags, and expunged once.
+func TestMoveAfterRenameByOthers(t *testing.T) {
+	t.Parallel()
+	s := openTestStore(t, t.TempDir())
+	in := testFolder(t, s, "anna@example.org", "INBOX")
+	arch := testFolder(t, s, "anna@example.org", "Archive")
+	deliver(t, s, "anna@example.org", "Subject: a\n\nx\n")
+	r := record(t, in)
+	msgs, _, _ := in.Messages()
+	if err := os.Rename(filepath.Join(in.dir, "new", msgs[0].Key), filepath.Join(in.dir, "cur", msgs[0].Key+":2,F")); err != nil {
+		t.Fatal(err)
+	}
+	src, dst, err := in.Move([]uint32{1}, arch, nil)
+	if err != nil || len(src) != 1 || len(dst) != 1 {
+		t.Fatalf("move: %v %v %v", src, dst, err)
+	}
+	got, _, _ := arch.Messages()
+	if len(got) != 1 || strings.Join(got[0].Flags, " ") != `\Flagged` {
+		t.Fatalf("moved %+v", got)
+	}
+	in.Rescan()
+	if n := r.count(EventExpunge, 1); n != 1 {
+		t.Fatalf("%d EXPUNGE events", n)
+	}
+}
