@@ -1,6 +1,8 @@
 package imapd
 
 import (
+	"bufio"
+	"crypto/tls"
 	"slices"
 	"strings"
 	"testing"
@@ -222,5 +224,42 @@ func TestSearchCommand(t *testing.T) {
 	r.cmd("a2 SEARCH RETURN (SAVE) SUBJECT third")
 	if out := r.cmd("a3 FETCH $ (UID)"); !strings.Contains(out, "* 3 FETCH (UID 3)") || strings.Contains(out, "* 1 FETCH") {
 		t.Fatalf("FETCH $:\n%s", out)
+	}
+}
+
+// TestModifiedUTF7Names: a client without UTF8=ACCEPT sends and gets
+// modified UTF-7; the store sees UTF-8.
+func TestModifiedUTF7Names(t *testing.T) {
+	e := newEnv(t, Config{})
+	r := e.raw(t)
+	r.login(annaUser, annaPass)
+	if out := r.cmd(`u1 CREATE "&AMQ-rger/Stra&AN8-e"`); !strings.Contains(out, "u1 OK") {
+		t.Fatalf("CREATE: %s", out)
+	}
+	if out := r.cmd(`u2 LIST "" "*"`); !strings.Contains(out, `"&AMQ-rger/Stra&AN8-e"`) {
+		t.Fatalf("LIST: %s", out)
+	}
+	a, err := e.store.Account(annaUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Folder("Ärger/Straße"); err != nil {
+		t.Fatalf("store folder: %v", err)
+	}
+}
+
+// TestMaxConns: over the process-wide limit a connection gets BYE.
+func TestMaxConns(t *testing.T) {
+	e := newEnv(t, Config{MaxConns: 1})
+	e.raw(t)
+	c, err := tls.Dial("tcp", e.tlsAddr, e.clientTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if !strings.HasPrefix(line, "* BYE") {
+		t.Fatalf("second connection got %q, want BYE", line)
 	}
 }
