@@ -272,16 +272,11 @@ func (c *content) parsedHeader() (textproto.Header, error) {
 
 func (c *content) full() ([]byte, error) {
 	if c.raw == nil {
-		rc, msg, err := c.f.Open(c.uid)
+		raw, err := readAll(c.f, c.uid)
 		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		buf := bytes.NewBuffer(make([]byte, 0, msg.Size))
-		if _, err := io.Copy(buf, rc); err != nil {
 			return nil, fmt.Errorf("imapd: read uid %d: %w", c.uid, err)
 		}
-		c.raw = buf.Bytes()
+		c.raw = raw
 	}
 	return c.raw, nil
 }
