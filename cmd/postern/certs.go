@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -31,10 +32,12 @@ type certSource struct {
 	stop func()
 }
 
-// acmeListeners are the challenge listeners Postern holds for ACME.
+// acmeListeners are the challenge listeners Postern holds for ACME, and
+// the roots for the CA's HTTPS (read before privileges are dropped).
 type acmeListeners struct {
 	http  net.Listener // nil when disabled or not bindable
 	https net.Listener
+	roots *x509.CertPool // nil: system roots
 }
 
 // newCertSource builds the certificate source cfg.TLS.Mode selects.

@@ -53,12 +53,8 @@ func (cs *certSource) startACME(ctx context.Context, cfg Config, log *slog.Logge
 	if cfg.TLS.acmeCA() != letsEncryptProduction {
 		iss.TestCA = iss.CA // no fallback to another CA
 	}
-	if cfg.TLS.CARoot != "" {
-		pool, err := loadCertPool(cfg.TLS.CARoot)
-		if err != nil {
-			return fmt.Errorf("tls.ca_root: %w", err)
-		}
-		iss.TrustedRoots = pool
+	if ch.roots != nil {
+		iss.TrustedRoots = ch.roots
 	}
 	// Point certmagic's own solvers at the ports Postern holds: finding
 	// them in use, it relies on our listeners to answer.

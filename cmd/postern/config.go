@@ -3,6 +3,11 @@ package main
 import (
 	"os"
 	"time"
+
+	"postern/imapd"
+	"postern/pop3d"
+	"postern/smtpd"
+	"postern/smtpd/queue"
 )
 
 // Config is the whole configuration of "postern serve", read from one TOML
@@ -33,6 +38,15 @@ type Config struct {
 	Accounts AccountsConfig `toml:"accounts"`
 	// Log configures the process log.
 	Log LogConfig `toml:"log"`
+
+	// SMTP tunes the SMTP servers (ports 25, 587, 465); see smtpd.Config.
+	SMTP smtpd.Config `toml:"smtp"`
+	// IMAP tunes the IMAP server (ports 143, 993); see imapd.Config.
+	IMAP imapd.Config `toml:"imap"`
+	// POP3 tunes the POP3 server (ports 110, 995); see pop3d.Config.
+	POP3 pop3d.Config `toml:"pop3"`
+	// Queue configures outbound delivery; see queue.Config.
+	Queue queue.Config `toml:"queue"`
 }
 
 // ListenConfig holds the address ("host:port") of every listener. An empty
@@ -139,7 +153,11 @@ func defaultConfig() Config {
 			Mode:               "acme",
 			RenewCheckInterval: defaultRenewCheckInterval,
 		},
-		Log: LogConfig{Format: "text", Level: "info"},
+		Log:   LogConfig{Format: "text", Level: "info"},
+		SMTP:  smtpd.DefaultConfig(),
+		IMAP:  imapd.DefaultConfig(),
+		POP3:  pop3d.DefaultConfig(),
+		Queue: queue.DefaultConfig(),
 	}
 }
 

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func init() {
+	register(command{name: "serve", summary: "run the mail server (SMTP, submission, IMAP, POP3)", run: runServe})
+}
+
+// runServe is "postern serve -config FILE": load the configuration, start
+// every listener and run until SIGTERM or SIGINT; SIGHUP reloads.
+func runServe(env *cmdEnv, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	path := fs.String("config", defaultConfigPath, "configuration file (TOML)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "postern serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "postern serve: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	p := newProcess(cfg, *path, env.stderr)
+	if err := p.run(ctx, runOptions{hup: hup}); err != nil {
+		p.log.Error("postern stopped", "err", err)
+		return 1
+	}
+	return 0
+}
