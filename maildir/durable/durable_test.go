@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -54,7 +55,9 @@ func TestWriteFileFromFailureLeavesTarget(t *testing.T) {
 func TestLockSerialises(t *testing.T) {
 	t.Parallel()
 	lockPath := filepath.Join(t.TempDir(), "lock")
-	counter := 0
+	// flock is invisible to the race detector, so the critical section
+	// is checked with atomics: nobody else may be inside it.
+	var inside, counter atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -66,14 +69,17 @@ func TestLockSerialises(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				c := counter
-				counter = c + 1
+				if !inside.CompareAndSwap(0, 1) {
+					t.Error("two holders of the lock at once")
+				}
+				counter.Add(1)
+				inside.Store(0)
 				l.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	if counter != 400 {
-		t.Fatalf("counter = %d, want 400", counter)
+	if counter.Load() != 400 {
+		t.Fatalf("counter = %d, want 400", counter.Load())
 	}
 }
