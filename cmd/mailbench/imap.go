@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -44,12 +45,7 @@ var imapSteps = []struct {
 
 func runIMAP(args []string, out io.Writer) error {
 	fs := newFlagSet("imap")
-	addr := fs.String("addr", "127.0.0.1:143", "server address")
-	user := fs.String("user", "", "login user")
-	pass := fs.String("pass", "", "login password")
-	useTLS := fs.Bool("tls", false, "implicit TLS")
-	startTLS := fs.Bool("starttls", false, "STARTTLS")
-	insecure := fs.Bool("insecure", false, "skip certificate verification")
+	conn := addIMAPConnFlags(fs, "127.0.0.1:143", false)
 	runs := fs.Int("runs", 5, "repeat and report the median")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -57,11 +53,10 @@ func runIMAP(args []string, out io.Writer) error {
 	if *runs < 1 || *runs > 100 {
 		return fmt.Errorf("-runs %d out of range 1..100", *runs)
 	}
-	opts := &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: *insecure}}
 	samples := map[string][]float64{}
 	var count uint32
 	for i := 0; i < *runs; i++ {
-		n, times, err := imapRunOnce(*addr, *user, *pass, *useTLS, *startTLS, opts)
+		n, times, err := imapRunOnce(conn)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
@@ -70,7 +65,7 @@ func runIMAP(args []string, out io.Writer) error {
 			samples[k] = append(samples[k], float64(d)/float64(time.Millisecond))
 		}
 	}
-	res := imapResult{Mode: "imap", Addr: *addr, Runs: *runs, Messages: count, MedianMS: map[string]float64{}}
+	res := imapResult{Mode: "imap", Addr: *conn.addr, Runs: *runs, Messages: count, MedianMS: map[string]float64{}}
 	keys := make([]string, 0, len(samples))
 	for k := range samples {
 		keys = append(keys, k)
@@ -82,25 +77,64 @@ func runIMAP(args []string, out io.Writer) error {
 	return writeResult(out, res)
 }
 
-// imapRunOnce logs in, times SELECT and each fetch step, and logs out.
-func imapRunOnce(addr, user, pass string, useTLS, startTLS bool, opts *imapclient.Options) (uint32, map[string]time.Duration, error) {
+// imapConnFlags are the flags saying how to reach and log in to the
+// server, shared by the IMAP modes.
+type imapConnFlags struct {
+	addr, user, pass        *string
+	tls, startTLS, insecure *bool
+}
+
+// addIMAPConnFlags defines -addr -user -pass -tls -starttls -insecure.
+func addIMAPConnFlags(fs *flag.FlagSet, addr string, implicitTLS bool) imapConnFlags {
+	return imapConnFlags{
+		addr:     fs.String("addr", addr, "server address"),
+		user:     fs.String("user", "", "login user"),
+		pass:     fs.String("pass", "", "login password"),
+		tls:      fs.Bool("tls", implicitTLS, "implicit TLS"),
+		startTLS: fs.Bool("starttls", false, "STARTTLS (with -tls=false)"),
+		insecure: fs.Bool("insecure", false, "skip certificate verification"),
+	}
+}
+
+// dial connects with implicit TLS, STARTTLS or neither.
+func (f imapConnFlags) dial() (*imapclient.Client, error) {
+	opts := &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: *f.insecure}}
 	var c *imapclient.Client
 	var err error
 	switch {
-	case useTLS:
-		c, err = imapclient.DialTLS(addr, opts)
-	case startTLS:
-		c, err = imapclient.DialStartTLS(addr, opts)
+	case *f.tls:
+		c, err = imapclient.DialTLS(*f.addr, opts)
+	case *f.startTLS:
+		c, err = imapclient.DialStartTLS(*f.addr, opts)
 	default:
-		c, err = imapclient.DialInsecure(addr, opts)
+		c, err = imapclient.DialInsecure(*f.addr, opts)
 	}
 	if err != nil {
-		return 0, nil, fmt.Errorf("dial %s: %w", addr, err)
+		return nil, fmt.Errorf("dial %s: %w", *f.addr, err)
+	}
+	return c, nil
+}
+
+// login dials and logs in.
+func (f imapConnFlags) login() (*imapclient.Client, error) {
+	c, err := f.dial()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Login(*f.user, *f.pass).Wait(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("login: %w", err)
+	}
+	return c, nil
+}
+
+// imapRunOnce logs in, times SELECT and each fetch step, and logs out.
+func imapRunOnce(conn imapConnFlags) (uint32, map[string]time.Duration, error) {
+	c, err := conn.login()
+	if err != nil {
+		return 0, nil, err
 	}
 	defer c.Close()
-	if err := c.Login(user, pass).Wait(); err != nil {
-		return 0, nil, fmt.Errorf("login: %w", err)
-	}
 	times := map[string]time.Duration{}
 	start := time.Now()
 	sel, err := c.Select("INBOX", nil).Wait()
