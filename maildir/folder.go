@@ -106,6 +106,8 @@ type Folder struct {
 	// dovecot-uidlist shared by the adds waiting for them.
 	newSync, curSync, ulSync syncGroup
 	watch                    watchState
+	// hc is the header cache (see headerCacheFile), loaded on first use.
+	hc headerCache
 }
 
 // newFolder returns an unloaded folder.

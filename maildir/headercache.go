@@ -1,0 +1,404 @@
+package maildir
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+)
+
+// headerCacheFile caches, for each message of a folder, the header
+// fields IMAP ENVELOPE is made of, so that fetching the envelopes of a
+// large folder reads one file instead of one file per message. It lives
+// beside dovecot-uidlist (Dovecot ignores it):
+//
+//	"PSTNHC1\n" <uidvalidity u32> <reserved u32>      (16 bytes)
+//	then records: <body length u32> <body> <CRC-32C of body u32>
+//	body: <uid u32> <base length u16> <base> <header fields, CRLF, blank line>
+//
+// Integers are little-endian. A message's header never changes for a
+// given UID and base, so a record is valid as long as its UID still
+// names a message with that base; records of expunged messages are dead
+// and dropped when the file is rewritten. Records are appended on a
+// cache miss, without fsync: the cache is rebuilt from the messages
+// when it is missing, torn, or for another UIDVALIDITY.
+const headerCacheFile = "postern-headers"
+
+// hcMagic starts the header cache file.
+const hcMagic = "PSTNHC1\n"
+
+// hcHeaderLen is the size of the file's header.
+const hcHeaderLen = 16
+
+// hcMaxRecord bounds a record: envelope fields larger than this (a
+// pathological message) are served from the message file each time.
+const hcMaxRecord = 64 << 10
+
+// hcMinDead is the number of dead records below which the file is never
+// rewritten just to drop them (a variable for tests).
+var hcMinDead = 1000
+
+// envelopeFields are the header fields the cache keeps: those IMAP
+// ENVELOPE is built from (RFC 9051 section 7.5.2).
+var envelopeFields = map[string]bool{
+	"date": true, "subject": true, "from": true, "sender": true,
+	"reply-to": true, "to": true, "cc": true, "bcc": true,
+	"in-reply-to": true, "message-id": true,
+}
+
+// crcTable is CRC-32C (hardware accelerated on common CPUs).
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// uidBase is a present message: its UID and base, sorted by UID.
+type uidBase struct {
+	uid  uint32
+	base string
+}
+
+// liveBase returns the base of uid in live, sorted by UID.
+func liveBase(live []uidBase, uid uint32) (string, bool) {
+	i, ok := slices.BinarySearchFunc(live, uid, func(x uidBase, t uint32) int { return cmp.Compare(x.uid, t) })
+	if !ok {
+		return "", false
+	}
+	return live[i].base, true
+}
+
+// hcLoc is where a record is in the file.
+type hcLoc struct {
+	off int64
+	n   uint32 // whole record, length and CRC included
+}
+
+// headerCache is a folder's open header cache file. It has its own
+// mutex; the folder's may be held while taking it, never the reverse.
+type headerCache struct {
+	mu       sync.Mutex
+	fh       *os.File // nil until first use
+	validity uint32
+	end      int64 // end of the last record this process knows
+	recs     map[uint32]hcLoc
+	total    int // records in the file, dead and superseded ones included
+}
+
+// EnvelopeHeader returns the header fields of message uid that IMAP
+// ENVELOPE is made of (Date, Subject, From, Sender, Reply-To, To, Cc,
+// Bcc, In-Reply-To, Message-ID), as a header block with CRLF line ends
+// and its blank line. It is served from the folder's header cache; a
+// message not cached yet is read and added to it.
+func (f *Folder) EnvelopeHeader(uid uint32) ([]byte, error) {
+	f.mu.Lock()
+	if err := f.checkLocked(); err != nil {
+		f.mu.Unlock()
+		return nil, err
+	}
+	i := f.find(uid)
+	if i < 0 {
+		f.mu.Unlock()
+		return nil, fmt.Errorf("maildir: uid %d: %w", uid, ErrNotFound)
+	}
+	base, validity := f.msgs[i].base, f.ul.hdr.validity
+	var live []uidBase
+	if f.hc.needsLoad(validity) {
+		live = make([]uidBase, len(f.msgs))
+		for j := range f.msgs {
+			live[j] = uidBase{f.msgs[j].uid, f.msgs[j].base}
+		}
+	}
+	f.mu.Unlock()
+
+	c := &f.hc
+	c.mu.Lock()
+	if c.fh == nil || c.validity != validity {
+		if live == nil {
+			// Loaded or reset meanwhile by another caller for another
+			// validity: read without the cache this time.
+			c.mu.Unlock()
+			return f.envelopeFromFile(uid)
+		}
+		if err := c.load(f.path(headerCacheFile), validity, live); err != nil {
+			c.mu.Unlock()
+			f.acct.st.log.Warn("header cache unusable", "user", f.acct.user, "folder", f.name, "err", err)
+			return f.envelopeFromFile(uid)
+		}
+	}
+	if hdr, ok := c.lookup(uid, base); ok {
+		c.mu.Unlock()
+		return hdr, nil
+	}
+	c.mu.Unlock()
+
+	hdr, err := f.envelopeFromFile(uid)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.fh != nil && c.validity == validity {
+		if err := c.add(uid, base, hdr); err != nil {
+			f.acct.st.log.Warn("header cache not updated", "user", f.acct.user, "folder", f.name, "err", err)
+		}
+	}
+	c.mu.Unlock()
+	return hdr, nil
+}
+
+// envelopeFromFile reads the envelope fields of uid from its file.
+func (f *Folder) envelopeFromFile(uid uint32) ([]byte, error) {
+	h, err := f.Header(uid)
+	if err != nil {
+		return nil, err
+	}
+	return envelopeHeader(h), nil
+}
+
+// envelopeHeader returns the envelope fields of a header block, with
+// their continuation lines, CRLF line ends and a final blank line.
+func envelopeHeader(h []byte) []byte {
+	out := make([]byte, 0, 512)
+	keep := false
+	for len(h) > 0 {
+		line := h
+		if i := bytes.IndexByte(h, '\n'); i >= 0 {
+			line, h = h[:i+1], h[i+1:]
+		} else {
+			h = nil
+		}
+		body := bytes.TrimRight(line, "\r\n")
+		if len(body) == 0 {
+			break // end of the header
+		}
+		if body[0] == ' ' || body[0] == '\t' {
+			if keep {
+				out = append(append(out, body...), '\r', '\n')
+			}
+			continue
+		}
+		name, _, ok := bytes.Cut(body, []byte(":"))
+		keep = ok && envelopeFields[string(bytes.ToLower(bytes.TrimRight(name, " \t")))]
+		if keep {
+			out = append(append(out, body...), '\r', '\n')
+		}
+	}
+	return append(out, '\r', '\n')
+}
+
+// needsLoad reports whether the cache must be (re)loaded for validity.
+func (c *headerCache) needsLoad(validity uint32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fh == nil || c.validity != validity
+}
+
+// load opens the cache file and indexes its records, starting it afresh
+// when it is missing, for another validity or broken at the start; a
+// torn tail is cut off. It rewrites the file when most records are dead.
+// live lists the present messages. c.mu is held.
+func (c *headerCache) load(path string, validity uint32, live []uidBase) error {
+	if c.fh != nil {
+		c.fh.Close()
+		c.fh = nil
+	}
+	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("maildir: header cache: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			fh.Close()
+		}
+	}()
+	if err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("maildir: header cache: lock: %w", err)
+	}
+	defer syscall.Flock(int(fh.Fd()), syscall.LOCK_UN)
+	st, err := fh.Stat()
+	if err != nil {
+		return fmt.Errorf("maildir: header cache: %w", err)
+	}
+	data := make([]byte, st.Size())
+	if n, err := io.ReadFull(fh, data); err != nil {
+		data = data[:n] // shorter than it was a moment ago: truncated
+	}
+	c.recs = map[uint32]hcLoc{}
+	c.total = 0
+	if len(data) < hcHeaderLen || string(data[:len(hcMagic)]) != hcMagic ||
+		binary.LittleEndian.Uint32(data[8:]) != validity {
+		if err := c.restart(fh, validity); err != nil {
+			return err
+		}
+	} else {
+		end := c.index(data, live)
+		if end < int64(len(data)) {
+			if err := fh.Truncate(end); err != nil {
+				return fmt.Errorf("maildir: header cache: truncate: %w", err)
+			}
+		}
+		c.end = end
+	}
+	c.fh, c.validity = fh, validity
+	ok = true
+	if dead := c.total - len(c.recs); dead > hcMinDead && dead > len(c.recs) {
+		return c.compact(path, data)
+	}
+	return nil
+}
+
+// restart empties the file and writes its header. c.mu and the file
+// lock are held.
+func (c *headerCache) restart(fh *os.File, validity uint32) error {
+	var hdr [hcHeaderLen]byte
+	copy(hdr[:], hcMagic)
+	binary.LittleEndian.PutUint32(hdr[8:], validity)
+	if err := fh.Truncate(0); err != nil {
+		return fmt.Errorf("maildir: header cache: truncate: %w", err)
+	}
+	if _, err := fh.WriteAt(hdr[:], 0); err != nil {
+		return fmt.Errorf("maildir: header cache: write: %w", err)
+	}
+	c.end = hcHeaderLen
+	return nil
+}
+
+// index walks the records of data, remembering those whose UID still
+// names a message with the same base, and returns where the last intact
+// record ends.
+func (c *headerCache) index(data []byte, live []uidBase) int64 {
+	off := int64(hcHeaderLen)
+	for {
+		body, n, ok := hcRecord(data[off:])
+		if !ok {
+			return off
+		}
+		c.total++
+		if uid, base, _, ok := hcBodyRaw(body); ok {
+			if lb, ok := liveBase(live, uid); ok && lb == string(base) {
+				c.recs[uid] = hcLoc{off: off, n: uint32(n)}
+			}
+		}
+		off += int64(n)
+	}
+}
+
+// hcRecord returns the body of the record at the start of b and the
+// record's whole length, or false for a torn or corrupt record.
+func hcRecord(b []byte) (body []byte, n int, ok bool) {
+	if len(b) < 8 {
+		return nil, 0, false
+	}
+	bl := int(binary.LittleEndian.Uint32(b))
+	if bl < 6 || bl > hcMaxRecord || len(b) < 8+bl {
+		return nil, 0, false
+	}
+	body = b[4 : 4+bl]
+	if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(b[4+bl:]) {
+		return nil, 0, false
+	}
+	return body, 8 + bl, true
+}
+
+// hcBodyRaw splits a record body.
+func hcBodyRaw(body []byte) (uid uint32, base, hdr []byte, ok bool) {
+	uid = binary.LittleEndian.Uint32(body)
+	bl := int(binary.LittleEndian.Uint16(body[4:]))
+	if len(body) < 6+bl {
+		return 0, nil, nil, false
+	}
+	return uid, body[6 : 6+bl], body[6+bl:], true
+}
+
+// lookup returns the cached header of uid if the record is for base.
+// c.mu is held.
+func (c *headerCache) lookup(uid uint32, base string) ([]byte, bool) {
+	loc, ok := c.recs[uid]
+	if !ok {
+		return nil, false
+	}
+	buf := make([]byte, loc.n)
+	if _, err := c.fh.ReadAt(buf, loc.off); err != nil {
+		delete(c.recs, uid)
+		return nil, false
+	}
+	body, _, ok := hcRecord(buf)
+	if !ok {
+		delete(c.recs, uid)
+		return nil, false
+	}
+	ruid, rbase, hdr, ok := hcBodyRaw(body)
+	if !ok || ruid != uid || string(rbase) != base {
+		delete(c.recs, uid)
+		return nil, false
+	}
+	return hdr, true
+}
+
+// add appends a record for uid. Another process appending at the same
+// time is kept apart by the file lock. c.mu is held.
+func (c *headerCache) add(uid uint32, base string, hdr []byte) error {
+	bl := 6 + len(base) + len(hdr)
+	if bl > hcMaxRecord || len(base) > 0xffff {
+		return nil // too big to cache: served from the file
+	}
+	rec := make([]byte, 8+bl)
+	binary.LittleEndian.PutUint32(rec, uint32(bl))
+	binary.LittleEndian.PutUint32(rec[4:], uid)
+	binary.LittleEndian.PutUint16(rec[8:], uint16(len(base)))
+	copy(rec[10:], base)
+	copy(rec[10+len(base):], hdr)
+	binary.LittleEndian.PutUint32(rec[4+bl:], crc32.Checksum(rec[4:4+bl], crcTable))
+	fd := int(c.fh.Fd())
+	if err := syscall.Flock(fd, syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("maildir: header cache: lock: %w", err)
+	}
+	defer syscall.Flock(fd, syscall.LOCK_UN)
+	st, err := c.fh.Stat()
+	if err != nil {
+		return fmt.Errorf("maildir: header cache: %w", err)
+	}
+	off := st.Size()
+	if off < hcHeaderLen {
+		return errors.New("maildir: header cache: file truncated by another process")
+	}
+	if _, err := c.fh.WriteAt(rec, off); err != nil {
+		return fmt.Errorf("maildir: header cache: write: %w", err)
+	}
+	c.recs[uid] = hcLoc{off: off, n: uint32(len(rec))}
+	c.total++
+	c.end = off + int64(len(rec))
+	return nil
+}
+
+// compact rewrites the file with only the live records (data is the
+// file's content as load read it) and reopens it. c.mu is held.
+func (c *headerCache) compact(path string, data []byte) error {
+	out := make([]byte, hcHeaderLen, hcHeaderLen+len(c.recs)*512)
+	copy(out, data[:hcHeaderLen])
+	recs := make(map[uint32]hcLoc, len(c.recs))
+	for uid, loc := range c.recs {
+		recs[uid] = hcLoc{off: int64(len(out)), n: loc.n}
+		out = append(out, data[loc.off:loc.off+int64(loc.n)]...)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("maildir: header cache: rewrite: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("maildir: header cache: rewrite: %w", err)
+	}
+	fh, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("maildir: header cache: reopen: %w", err)
+	}
+	c.fh.Close()
+	c.fh, c.recs, c.total, c.end = fh, recs, len(recs), int64(len(out))
+	return nil
+}
