@@ -91,7 +91,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, t target, opts *imap.Fetch
 	var env *imap.Envelope
 	if opts.Envelope {
 		if env = s.sel.mbox.envelope(t.msg.UID); env == nil {
-			h, err := c.parsedHeader()
+			h, err := c.envelopeHeader()
 			if err != nil {
 				return err
 			}
@@ -253,6 +253,24 @@ func (c *content) header() ([]byte, error) {
 		c.hdr = h
 	}
 	return c.hdr, nil
+}
+
+// envelopeHeader returns the header fields ENVELOPE is made of: from the
+// header already loaded for this FETCH, else from the folder's header
+// cache (no message file read).
+func (c *content) envelopeHeader() (textproto.Header, error) {
+	if c.h != nil || c.hdr != nil || c.raw != nil {
+		return c.parsedHeader()
+	}
+	raw, err := c.f.EnvelopeHeader(c.uid)
+	if err != nil {
+		return textproto.Header{}, err
+	}
+	h, err := textproto.ReadHeader(bufio.NewReaderSize(bytes.NewReader(raw), len(raw)+16))
+	if err != nil {
+		return textproto.Header{}, nil // malformed: an empty envelope, not an error
+	}
+	return h, nil
 }
 
 func (c *content) parsedHeader() (textproto.Header, error) {
