@@ -45,7 +45,10 @@ func runIMAPIdle(args []string, out io.Writer) error {
 	conns := fs.Int("conns", 100, "connections to hold in IDLE")
 	pid := fs.Int("pid", 0, "server process to measure (with its descendants); 0 = no memory figures")
 	settle := fs.Duration("settle", 5*time.Second, "wait before each memory reading")
-	parallel := fs.Int("parallel", 8, "connections being set up at the same time")
+	// More than 3 logins in flight from one address count as possible
+	// failures in Postern's throttling (accounts.DefaultFreeFailures) and
+	// get delayed by seconds.
+	parallel := fs.Int("parallel", 3, "connections being set up at the same time")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

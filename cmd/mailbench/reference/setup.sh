@@ -124,7 +124,15 @@ namespace inbox {
     auto = subscribe
   }
 }
+# Limits raised so 1,000+ IMAP connections fit (imap-compare.sh holds
+# 1,000 in IDLE); Dovecot's process model is unchanged: one imap-login
+# process (the TLS proxy) and one imap process per connection.
+default_client_limit = 10000
+protocol imap {
+  mail_max_userip_connections = 5000
+}
 service imap-login {
+  process_limit = 5000
   inet_listener imap {
     port = $IMAP_PORT
   }
@@ -132,6 +140,9 @@ service imap-login {
     port = $IMAPS_PORT
     ssl = yes
   }
+}
+service imap {
+  process_limit = 5000
 }
 service pop3-login {
   inet_listener pop3 {
@@ -149,6 +160,8 @@ service lmtp {
   }
 }
 CONF
+# Every connection costs Dovecot's master and login processes descriptors.
+ulimit -n "$(ulimit -Hn)"
 dovecot -c "$DIR/dovecot/dovecot.conf"
 
 # ---- Postfix: SMTP in, LMTP to Dovecot ----
