@@ -106,6 +106,9 @@ type Folder struct {
 	// dovecot-uidlist shared by the adds waiting for them.
 	newSync, curSync, ulSync syncGroup
 	watch                    watchState
+	watchAt                  time.Time // when watch was taken, before the scan
+	// indexed stamps the index file last read or written (see indexFile).
+	indexed ixStamps
 	// hc is the header cache (see headerCacheFile), loaded on first use.
 	hc headerCache
 }

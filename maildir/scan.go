@@ -21,6 +21,7 @@ type watchState struct {
 	newMod, curMod time.Time
 	ulMod          time.Time
 	ulSize         int64
+	ulIno          uint64
 }
 
 // fileRef is a message file found by a directory scan.
@@ -39,6 +40,15 @@ func (f *Folder) load() error {
 	f.cleanTmp()
 	if err := f.loadKeywordsLocked(); err != nil {
 		return err
+	}
+	if w, err := f.statWatch(); err == nil {
+		err := f.loadIndexLocked(w)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, errIndexStale) {
+			f.acct.st.log.Warn("folder index unusable, scanning", "user", f.acct.user, "folder", f.name, "err", err)
+		}
 	}
 	return f.syncLocked(false)
 }
@@ -104,7 +114,7 @@ func (f *Folder) statWatch() (watchState, error) {
 	}
 	w.curMod = st.ModTime()
 	if st, err = os.Stat(f.uidListPath()); err == nil {
-		w.ulMod, w.ulSize = st.ModTime(), st.Size()
+		w.ulMod, w.ulSize, w.ulIno = st.ModTime(), st.Size(), inode(st)
 	}
 	return w, nil
 }
@@ -113,6 +123,7 @@ func (f *Folder) statWatch() (watchState, error) {
 // the uidlist (rebuilding it if lost or torn), list new/ and cur/, give
 // UIDs to files that have none, and publish the differences if publish.
 func (f *Folder) syncLocked(publish bool) error {
+	at := time.Now()
 	w, err := f.statWatch()
 	if err != nil {
 		return err
@@ -128,7 +139,7 @@ func (f *Folder) syncLocked(publish bool) error {
 	if err := f.scanFilesLocked(publish); err != nil {
 		return err
 	}
-	f.watch = w
+	f.watch, f.watchAt = w, at
 	return nil
 }
 

@@ -93,7 +93,8 @@ func Open(root string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the watcher. Folders stay usable for calls in flight.
+// Close stops the watcher and writes the index of every loaded folder
+// (see indexFile). Folders stay usable for calls in flight.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -104,6 +105,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
+	s.saveIndexes()
 	return nil
 }
 
