@@ -5,51 +5,64 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"postern/maildir/durable"
 )
 
-// spool writes r into dir/tmp with CRLF line ends, fsyncs it and sets
-// its modification time, which is the message's internal date, to date.
-// The file name carries the current time, as Dovecot's names do.
-func (s *Store) spool(dir string, r io.Reader, date time.Time) (tmpPath, base string, size int64, err error) {
+// spool writes r into dir/tmp with CRLF line ends and fsyncs it. Its
+// modification time is the message's internal date: date when not zero
+// (IMAP APPEND with a date), else the time of the write, which is
+// returned in Unix seconds. The file name carries the current time, as
+// Dovecot's names do.
+func (s *Store) spool(dir string, r io.Reader, date time.Time) (tmpPath, base string, size, mtime int64, err error) {
 	base = s.nextBase(time.Now())
 	tmpPath = filepath.Join(dir, "tmp", base)
 	fh, err := os.OpenFile(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return "", "", 0, ioErr("maildir: spool", err)
+		return "", "", 0, 0, ioErr("maildir: spool", err)
 	}
 	w := newCRLFWriter(fh)
 	_, err = io.Copy(w, r)
 	if err == nil {
 		err = w.Flush()
 	}
-	if err == nil {
+	if err == nil && !date.IsZero() {
 		err = os.Chtimes(tmpPath, date, date)
+		mtime = date.Unix()
+	} else if err == nil {
+		var st os.FileInfo
+		if st, err = fh.Stat(); err == nil {
+			mtime = st.ModTime().Unix()
+		}
 	}
 	if err == nil {
-		err = fh.Sync()
+		err = fsyncFile(fh)
 	}
 	if cerr := fh.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		os.Remove(tmpPath)
-		return "", "", 0, ioErr("maildir: spool", err)
+		return "", "", 0, 0, ioErr("maildir: spool", err)
 	}
-	return tmpPath, withSizes(base, w.n, w.n), w.n, nil
+	return tmpPath, withSizes(base, w.n, w.n), w.n, mtime, nil
 }
 
-// addFile links src (a spooled file, or a message of another folder for
-// Copy) into the folder as a new message with flags, gives it a UID,
-// makes it durable and publishes EventNew.
-//
-// Concurrent adds commit as a group: the link and the directory fsync
-// happen outside the folder lock, one fsync covering every link made
-// before it started; the UID records are appended under the lock and
-// fsynced together after it.
+// addFile links src (a message of another folder, for Copy) into the
+// folder as a new message with flags, keeping its modification time as
+// the internal date; see add.
 func (f *Folder) addFile(src, base string, size int64, flags []string, source any) (Message, error) {
+	return f.add(src, base, size, 0, flags, source, false)
+}
+
+// add puts src into the folder as a new message with flags, by a hard
+// link, or by a rename when rename is set (a spooled file with no other
+// target). date is its internal date in Unix seconds (0: read the file's).
+// It gives the message a UID, makes it durable and publishes EventNew;
+// concurrent adds commit as a group (see commitAdd).
+func (f *Folder) add(src, base string, size, date int64, flags []string, source any, rename bool) (Message, error) {
 	f.mu.Lock()
 	if err := f.checkLocked(); err != nil {
 		f.mu.Unlock()
@@ -60,7 +73,7 @@ func (f *Folder) addFile(src, base string, size int64, flags []string, source an
 		f.mu.Unlock()
 		return Message{}, err
 	}
-	e := entry{inNew: true, base: base, fl: fs, vsize: size, recent: true}
+	e := entry{inNew: true, base: base, fl: fs, vsize: size, recent: true, date: date}
 	if len(flags) > 0 {
 		e.inNew = false
 		e.info = withLetters(fs.letters())
@@ -76,69 +89,26 @@ func (f *Folder) addFile(src, base string, size int64, flags []string, source an
 	}()
 
 	dst := f.path(e.name())
-	if err := os.Link(src, dst); err != nil {
+	place := os.Link
+	if rename {
+		place = renameFile
+	}
+	if err := place(src, dst); err != nil {
 		return Message{}, ioErr("maildir: add message", err)
 	}
-	undo := func() {
-		if err := os.Remove(dst); err != nil && !errors.Is(err, os.ErrNotExist) {
-			f.acct.st.log.Error("cannot undo a failed add", "user", f.acct.user, "folder", f.name, "file", dst, "err", err)
-		}
-		durable.SyncDir(filepath.Dir(dst))
-	}
-	group := &f.newSync
-	if !e.inNew {
-		group = &f.curSync
-	}
-	if err := group.do(func() error { return durable.SyncDir(filepath.Dir(dst)) }); err != nil {
-		undo()
-		return Message{}, ioErr("maildir: sync", err)
-	}
-	if st, err := os.Stat(dst); err == nil {
-		e.date = st.ModTime().Unix()
-	}
-
-	f.mu.Lock()
-	m, err := f.numberLocked(e, size, source)
-	f.mu.Unlock()
-	if err != nil {
-		undo()
-		return Message{}, err
-	}
-	if err := f.ulSync.do(f.syncUIDList); err != nil {
-		return Message{}, ioErr("maildir: fsync uidlist", err)
-	}
-	return m, nil
-}
-
-// numberLocked gives a linked, durable file its UID under the dotlock
-// (appending the record without fsync: the caller fsyncs it), inserts it
-// and publishes EventNew. f.mu is held.
-func (f *Folder) numberLocked(e entry, size int64, source any) (Message, error) {
-	if err := f.checkLocked(); err != nil {
-		return Message{}, err
-	}
-	lock, err := f.lockFreshLocked()
-	if err != nil {
-		return Message{}, err
-	}
-	defer lock.release()
-	if uid, ok := f.ul.known[e.base]; ok {
-		// Another process, or the scan above, gave the file its UID.
-		if i := f.find(uid); i >= 0 && f.msgs[i].base == e.base {
-			return f.message(&f.msgs[i]), nil // counted and published by the scan
-		}
-		// Not found by the scan: the other process has moved or
-		// expunged it meanwhile (it was stored, so the add succeeded).
-		// It is not shown here, where a late UID would be out of order.
-		e.uid = uid
-		return f.message(&e), nil
-	} else {
-		e.uid = f.ul.hdr.next
-		if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: e.base, vsize: -1}}, false); err != nil {
-			return Message{}, err
+	if e.date == 0 {
+		if st, err := os.Stat(dst); err == nil {
+			e.date = st.ModTime().Unix()
 		}
 	}
-	return f.addedLocked(e, size, source), nil
+	m, kept, err := f.commitAdd(&pendingAdd{e: e, size: size, source: source}, filepath.Dir(dst))
+	if !kept {
+		if rerr := os.Remove(dst); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			f.acct.st.log.Error("cannot undo a failed add", "user", f.acct.user, "folder", f.name, "file", dst, "err", rerr)
+		}
+		syncDir(filepath.Dir(dst))
+	}
+	return m, err
 }
 
 // addedLocked inserts a numbered message, counts it and publishes
@@ -152,6 +122,15 @@ func (f *Folder) addedLocked(e entry, size int64, source any) Message {
 	return m
 }
 
+// renameFile is os.Rename without its check that newpath is not a
+// directory (a fresh unique name never is): one system call less.
+func renameFile(oldpath, newpath string) error {
+	if err := syscall.Rename(oldpath, newpath); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
+}
+
 // syncUIDList fsyncs dovecot-uidlist.
 func (f *Folder) syncUIDList() error {
 	fh, err := os.Open(f.uidListPath())
@@ -159,7 +138,7 @@ func (f *Folder) syncUIDList() error {
 		return err
 	}
 	defer fh.Close()
-	return fh.Sync()
+	return fsyncFile(fh)
 }
 
 // moveInLocked renames src (a message of another folder on the same
@@ -209,6 +188,11 @@ func (f *Folder) moveInLocked(src, base string, size int64, flags []string, sour
 	}
 	e.uid = f.ul.hdr.next
 	if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: e.base, vsize: -1}}, true); err != nil {
+		return fail(err)
+	}
+	// Adds numbered before are covered by that fsync; they are shown
+	// first, so that UIDs appear in order.
+	if err := f.flushPendingLocked(); err != nil {
 		return fail(err)
 	}
 	return f.addedLocked(e, size, source), nil

@@ -51,11 +51,24 @@ func (s *Store) Deliver(ctx context.Context, msg io.Reader, to []Target) ([]erro
 	if err := ctx.Err(); err != nil {
 		return errs, err
 	}
-	tmp, base, size, err := s.spool(first.dir, msg, time.Now())
+	tmp, base, size, date, err := s.spool(first.dir, msg, time.Time{})
 	if err != nil {
 		return errs, err
 	}
-	defer os.Remove(tmp)
+	// Every target but the last gets a hard link; the last takes the
+	// spooled file itself by a rename.
+	last := -1
+	for i, f := range folders {
+		if f != nil {
+			last = i
+		}
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(tmp)
+		}
+	}()
 	ok := false
 	for i, f := range folders {
 		if f == nil {
@@ -65,7 +78,9 @@ func (s *Store) Deliver(ctx context.Context, msg io.Reader, to []Target) ([]erro
 			errs[i] = err
 			continue
 		}
-		if _, err := f.addFile(tmp, base, size, to[i].Flags, nil); err != nil {
+		_, err := f.add(tmp, base, size, date, to[i].Flags, nil, i == last)
+		renamed = renamed || (i == last && err == nil)
+		if err != nil {
 			errs[i] = err
 			continue
 		}
@@ -79,18 +94,19 @@ func (s *Store) Deliver(ctx context.Context, msg io.Reader, to []Target) ([]erro
 
 // Append adds a message with flags and internal date (IMAP APPEND).
 func (f *Folder) Append(r io.Reader, flags []string, date time.Time, source any) (Message, error) {
-	if date.IsZero() {
-		date = time.Now()
-	}
-	tmp, base, size, err := f.acct.st.spool(f.dir, r, date)
+	tmp, base, size, mtime, err := f.acct.st.spool(f.dir, r, date)
 	if err != nil {
 		return Message{}, err
 	}
-	defer os.Remove(tmp)
 	if err := f.acct.quota.check(size, 1); err != nil {
+		os.Remove(tmp)
 		return Message{}, err
 	}
-	return f.addFile(tmp, base, size, flags, source)
+	m, err := f.add(tmp, base, size, mtime, flags, source, true)
+	if err != nil {
+		os.Remove(tmp) // the rename may not have happened
+	}
+	return m, err
 }
 
 // entryFor returns a copy of the entry of uid.

@@ -1,0 +1,297 @@
+package maildir
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"weak"
+
+	"postern/maildir/durable"
+)
+
+// Group commit of added messages. An add (delivery, APPEND, COPY) links
+// its file into new/ or cur/ and queues itself; whoever takes the folder
+// lock first numbers every queued add under one dotlock with one append
+// to dovecot-uidlist. Each add then waits for two shared fsyncs at once,
+// its directory's and dovecot-uidlist's (on a journalling file system
+// they complete in one journal commit), and the numbered adds are
+// published in UID order once their file and record are both durable: a
+// UID is never shown before its record is on stable storage, so it can
+// never be shown for another message after a crash.
+
+// pendingAdd is one add on its way into the folder.
+type pendingAdd struct {
+	e      entry
+	size   int64
+	source any
+
+	// Guarded by the folder's mu.
+	numbered bool  // numbering ran: e.uid is set, or err
+	queued   bool  // in commitState.pending, waiting for publication
+	durable  bool  // its file and record are on stable storage (or failed)
+	failed   error // the fsync covering it failed: dropped, not shown
+	done     bool  // published, or dropped
+	m        Message
+	err      error
+}
+
+// commitState is a folder's queue of adds.
+type commitState struct {
+	qmu      sync.Mutex
+	toNumber []*pendingAdd // linked, waiting for a UID; guarded by qmu
+
+	// newSync and curSync share the fsyncs of new/ or cur/, each with
+	// dovecot-uidlist, among the adds waiting for them.
+	newSync, curSync syncGroup
+
+	// Guarded by the folder's mu.
+	pending []*pendingAdd // numbered, unpublished, in UID order
+	// wake is closed (and replaced) whenever adds were published.
+	wake chan struct{}
+}
+
+// commitStates holds the commitState of every Folder, dropped when its
+// Folder is garbage.
+var commitStates struct {
+	sync.Mutex
+	m map[weak.Pointer[Folder]]*commitState
+}
+
+// commits returns the folder's commitState.
+func (f *Folder) commits() *commitState {
+	k := weak.Make(f)
+	commitStates.Lock()
+	defer commitStates.Unlock()
+	if c := commitStates.m[k]; c != nil {
+		return c
+	}
+	if commitStates.m == nil {
+		commitStates.m = map[weak.Pointer[Folder]]*commitState{}
+	}
+	c := &commitState{wake: make(chan struct{})}
+	commitStates.m[k] = c
+	runtime.AddCleanup(f, func(k weak.Pointer[Folder]) {
+		commitStates.Lock()
+		delete(commitStates.m, k)
+		commitStates.Unlock()
+	}, k)
+	return c
+}
+
+// fsyncFile and syncDir are the fsyncs of the add path; tests wrap them
+// to check what was durable when an event was published.
+var (
+	fsyncFile = (*os.File).Sync
+	syncDir   = durable.SyncDir
+)
+
+// commitAdd gives a linked, not yet numbered add its UID, makes its file
+// and record durable, and publishes it in UID order. It returns the
+// message and whether the add stands (published, here or by a scan): an
+// add that does not must be undone by the caller.
+func (f *Folder) commitAdd(p *pendingAdd, dir string) (m Message, kept bool, err error) {
+	c := f.commits()
+	c.qmu.Lock()
+	c.toNumber = append(c.toNumber, p)
+	c.qmu.Unlock()
+
+	f.mu.Lock()
+	if !p.numbered {
+		f.numberQueuedLocked(c)
+	}
+	if p.err != nil {
+		f.mu.Unlock()
+		return Message{}, false, p.err
+	}
+	f.mu.Unlock()
+
+	group := &c.newSync
+	if !p.e.inNew {
+		group = &c.curSync
+	}
+	err = group.do(func() error { return f.syncDirAndUIDList(dir) })
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !p.queued {
+		// Numbered by a scan of this or another process: shown by it.
+		return p.m, true, err
+	}
+	if !p.done && err == nil {
+		// The fsyncs began after this add was numbered, so they cover
+		// it and every add of the same directory numbered before it.
+		for _, q := range c.pending {
+			if q.e.inNew == p.e.inNew && !q.durable {
+				q.durable = true
+			}
+			if q == p {
+				break
+			}
+		}
+		f.publishReadyLocked(c)
+	} else if !p.done {
+		p.durable, p.failed = true, err
+		f.publishReadyLocked(c)
+	}
+	for !p.done {
+		w := c.wake
+		f.mu.Unlock()
+		<-w
+		f.mu.Lock()
+	}
+	if p.err != nil {
+		return Message{}, false, p.err
+	}
+	// Published: a later fsync covered it even if its own failed.
+	return p.m, true, nil
+}
+
+// syncDirAndUIDList fsyncs dir and dovecot-uidlist at once: on a
+// journalling file system both complete in one journal commit.
+func (f *Folder) syncDirAndUIDList(dir string) error {
+	dirErr := make(chan error, 1)
+	go func() { dirErr <- syncDir(dir) }()
+	ulErr := f.syncUIDList()
+	if err := <-dirErr; err != nil {
+		return ioErr("maildir: sync", err)
+	}
+	if ulErr != nil {
+		return ioErr("maildir: fsync uidlist", ulErr)
+	}
+	return nil
+}
+
+// numberQueuedLocked numbers every queued add under one dotlock with one
+// append to dovecot-uidlist (not fsynced: the adds do it together).
+// f.mu is held.
+func (f *Folder) numberQueuedLocked(c *commitState) {
+	c.qmu.Lock()
+	batch := c.toNumber
+	c.toNumber = nil
+	c.qmu.Unlock()
+	fail := func(err error) {
+		for _, p := range batch {
+			if p.err == nil && !p.queued {
+				p.err = err
+			}
+		}
+	}
+	for _, p := range batch {
+		p.numbered = true
+	}
+	if err := f.checkLocked(); err != nil {
+		fail(err)
+		return
+	}
+	lock, err := f.lockFreshLocked()
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer lock.release()
+	var recs []uidRec
+	var fresh []*pendingAdd
+	for _, p := range batch {
+		uid, ok := f.ul.known[p.e.base]
+		if !ok {
+			p.e.uid = f.ul.hdr.next + uint32(len(recs))
+			recs = append(recs, uidRec{uid: p.e.uid, base: p.e.base, vsize: -1})
+			fresh = append(fresh, p)
+			continue
+		}
+		// Another process, or a scan, gave the file its UID.
+		p.e.uid = uid
+		if i := f.find(uid); i >= 0 && f.msgs[i].base == p.e.base {
+			p.m = f.message(&f.msgs[i]) // counted and published by the scan
+		} else {
+			// Not found by the scan: the other process has moved or
+			// expunged it meanwhile (it was stored, so the add
+			// succeeded). It is not shown here, where a late UID would
+			// be out of order.
+			p.m = f.message(&p.e)
+		}
+	}
+	if err := f.appendUIDListLocked(recs, false); err != nil {
+		batch = fresh
+		fail(err)
+		return
+	}
+	for _, p := range fresh {
+		p.queued = true
+	}
+	// Fresh UIDs are above every pending one: the queue stays in order.
+	c.pending = append(c.pending, fresh...)
+}
+
+// publishReadyLocked publishes, in UID order, the pending adds up to the
+// first one that is not durable yet, and wakes their callers. f.mu is
+// held.
+func (f *Folder) publishReadyLocked(c *commitState) {
+	n := 0
+	for n < len(c.pending) && c.pending[n].durable {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	ready := c.pending[:n]
+	c.pending = append([]*pendingAdd(nil), c.pending[n:]...)
+	var added []entry
+	var bytes int64
+	for _, p := range ready {
+		p.done = true
+		if p.failed != nil {
+			p.err = p.failed
+			continue
+		}
+		if err := f.checkLocked(); err != nil {
+			p.err = err
+			continue
+		}
+		if i := f.find(p.e.uid); i >= 0 {
+			p.m = f.message(&f.msgs[i]) // a scan found the file first
+			continue
+		}
+		if _, err := os.Lstat(f.path(p.e.name())); err != nil {
+			// A scan found and published the file, and it was expunged
+			// or moved since (or another process removed it before it
+			// was shown): it is not shown again.
+			p.m = f.message(&p.e)
+			continue
+		}
+		f.insertLocked(p.e)
+		added = append(added, p.e)
+		bytes += p.size
+		p.m = f.message(&f.msgs[f.find(p.e.uid)])
+		f.publishLocked(Event{Kind: EventNew, Message: p.m, Source: p.source})
+	}
+	f.cacheDatesLocked(added)
+	f.acct.quota.add(bytes, int64(len(added)))
+	close(c.wake)
+	c.wake = make(chan struct{})
+}
+
+// flushPendingLocked makes every numbered add durable now and publishes
+// them, before a UID above theirs is published by the caller, which has
+// just fsynced dovecot-uidlist (covering their records). f.mu is held.
+func (f *Folder) flushPendingLocked() error {
+	c := f.commits()
+	if len(c.pending) == 0 {
+		return nil
+	}
+	dirs := map[string]bool{}
+	for _, p := range c.pending {
+		dirs[filepath.Dir(f.path(p.e.name()))] = true
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return ioErr("maildir: sync", err)
+		}
+	}
+	for _, p := range c.pending {
+		p.durable, p.failed = true, nil
+	}
+	f.publishReadyLocked(c)
+	return nil
+}
