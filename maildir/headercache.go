@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"syscall"
@@ -82,6 +82,8 @@ type hcLoc struct {
 type headerCache struct {
 	mu       sync.Mutex
 	fh       *os.File // nil until first use
+	mm       []byte   // the file mapped, up to the records known at mapping time
+	mmAll    []byte   // the whole mapping, for munmap
 	validity uint32
 	end      int64 // end of the last record this process knows
 	recs     map[uint32]hcLoc
@@ -196,74 +198,115 @@ func (c *headerCache) needsLoad(validity uint32) bool {
 	return c.fh == nil || c.validity != validity
 }
 
-// load opens the cache file and indexes its records, starting it afresh
-// when it is missing, for another validity or broken at the start; a
-// torn tail is cut off. It rewrites the file when most records are dead.
-// live lists the present messages. c.mu is held.
+// load opens the cache file, maps it and indexes its records, starting
+// it afresh when it is missing, for another validity or broken at the
+// start; a torn tail is cut off. It rewrites the file when most records
+// are dead. live lists the present messages. c.mu is held.
 func (c *headerCache) load(path string, validity uint32, live []uidBase) error {
-	if c.fh != nil {
-		c.fh.Close()
-		c.fh = nil
-	}
+	c.close()
 	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("maildir: header cache: %w", err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			fh.Close()
-		}
-	}()
 	if err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX); err != nil {
+		fh.Close()
 		return fmt.Errorf("maildir: header cache: lock: %w", err)
 	}
-	defer syscall.Flock(int(fh.Fd()), syscall.LOCK_UN)
 	st, err := fh.Stat()
 	if err != nil {
+		fh.Close()
 		return fmt.Errorf("maildir: header cache: %w", err)
 	}
-	data := make([]byte, st.Size())
-	if n, err := io.ReadFull(fh, data); err != nil {
-		data = data[:n] // shorter than it was a moment ago: truncated
-	}
-	c.recs = map[uint32]hcLoc{}
-	c.total = 0
-	if len(data) < hcHeaderLen || string(data[:len(hcMagic)]) != hcMagic ||
-		binary.LittleEndian.Uint32(data[8:]) != validity {
-		if err := c.restart(fh, validity); err != nil {
+	c.fh, c.validity = fh, validity
+	c.recs, c.total, c.end = map[uint32]hcLoc{}, 0, 0
+	var data []byte
+	if st.Size() >= hcHeaderLen {
+		if err := c.remap(st.Size()); err != nil {
+			c.close()
 			return err
 		}
-	} else {
-		end := c.index(data, live)
-		if end < int64(len(data)) {
-			if err := fh.Truncate(end); err != nil {
-				return fmt.Errorf("maildir: header cache: truncate: %w", err)
-			}
-		}
-		c.end = end
+		data = c.mm
 	}
-	c.fh, c.validity = fh, validity
-	ok = true
+	if len(data) < hcHeaderLen || string(data[:len(hcMagic)]) != hcMagic ||
+		binary.LittleEndian.Uint32(data[8:]) != validity {
+		// Flock released by closing: the new file is another inode.
+		return c.restart(path, validity)
+	}
+	defer syscall.Flock(int(fh.Fd()), syscall.LOCK_UN)
+	end := c.index(data, live)
+	if end < int64(len(data)) {
+		if err := fh.Truncate(end); err != nil {
+			c.close()
+			return fmt.Errorf("maildir: header cache: truncate: %w", err)
+		}
+		c.mm = c.mm[:end] // the pages past end are never touched
+	}
+	c.end = end
 	if dead := c.total - len(c.recs); dead > hcMinDead && dead > len(c.recs) {
-		return c.compact(path, data)
+		return c.compact(path)
 	}
 	return nil
 }
 
-// restart empties the file and writes its header. c.mu and the file
-// lock are held.
-func (c *headerCache) restart(fh *os.File, validity uint32) error {
+// close unmaps and closes the file. c.mu is held.
+func (c *headerCache) close() {
+	if c.mmAll != nil {
+		syscall.Munmap(c.mmAll)
+	}
+	if c.fh != nil {
+		c.fh.Close()
+	}
+	c.fh, c.mm, c.mmAll, c.recs = nil, nil, nil, nil
+}
+
+// remap maps the first size bytes of the file. c.mu is held.
+func (c *headerCache) remap(size int64) error {
+	if c.mmAll != nil {
+		syscall.Munmap(c.mmAll)
+		c.mm, c.mmAll = nil, nil
+	}
+	if size <= 0 {
+		return nil
+	}
+	mm, err := syscall.Mmap(int(c.fh.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("maildir: header cache: mmap: %w", err)
+	}
+	c.mm, c.mmAll = mm, mm
+	return nil
+}
+
+// restart replaces the file with an empty cache for validity (by
+// rename, so that other processes' mappings of the old file stay
+// valid) and opens it. c.mu is held.
+func (c *headerCache) restart(path string, validity uint32) error {
+	c.close()
 	var hdr [hcHeaderLen]byte
 	copy(hdr[:], hcMagic)
 	binary.LittleEndian.PutUint32(hdr[8:], validity)
-	if err := fh.Truncate(0); err != nil {
-		return fmt.Errorf("maildir: header cache: truncate: %w", err)
+	if err := replaceCache(path, hdr[:]); err != nil {
+		return err
 	}
-	if _, err := fh.WriteAt(hdr[:], 0); err != nil {
+	fh, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("maildir: header cache: %w", err)
+	}
+	c.fh, c.validity, c.recs, c.total, c.end = fh, validity, map[uint32]hcLoc{}, 0, hcHeaderLen
+	return nil
+}
+
+// replaceCache writes data to path through a temporary file and a
+// rename, without fsync: the file is a cache.
+func replaceCache(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("maildir: header cache: write: %w", err)
 	}
-	c.end = hcHeaderLen
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("maildir: header cache: write: %w", err)
+	}
 	return nil
 }
 
@@ -322,9 +365,11 @@ func (c *headerCache) lookup(uid uint32, base string) ([]byte, bool) {
 		return nil, false
 	}
 	buf := make([]byte, loc.n)
-	if _, err := c.fh.ReadAt(buf, loc.off); err != nil {
-		delete(c.recs, uid)
-		return nil, false
+	if !c.copyMapped(buf, loc.off) {
+		if _, err := c.fh.ReadAt(buf, loc.off); err != nil {
+			delete(c.recs, uid)
+			return nil, false
+		}
 	}
 	body, _, ok := hcRecord(buf)
 	if !ok {
@@ -338,6 +383,27 @@ func (c *headerCache) lookup(uid uint32, base string) ([]byte, bool) {
 	}
 	return hdr, true
 }
+
+// copyMapped copies len(buf) bytes at off from the mapping, if it covers
+// them. A fault (the file cut short by hand under the mapping) reports
+// false instead of crashing. c.mu is held.
+func (c *headerCache) copyMapped(buf []byte, off int64) (ok bool) {
+	if off+int64(len(buf)) > int64(len(c.mm)) {
+		return false
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	copy(buf, c.mm[off:])
+	return true
+}
+
+// hcRemapEvery: appends past the mapping are read with pread until they
+// amount to this much, then the file is mapped again.
+const hcRemapEvery = 4 << 20
 
 // add appends a record for uid. Another process appending at the same
 // time is kept apart by the file lock. c.mu is held.
@@ -372,33 +438,31 @@ func (c *headerCache) add(uid uint32, base string, hdr []byte) error {
 	c.recs[uid] = hcLoc{off: off, n: uint32(len(rec))}
 	c.total++
 	c.end = off + int64(len(rec))
+	if c.end-int64(len(c.mm)) >= hcRemapEvery {
+		return c.remap(c.end)
+	}
 	return nil
 }
 
-// compact rewrites the file with only the live records (data is the
-// file's content as load read it) and reopens it. c.mu is held.
-func (c *headerCache) compact(path string, data []byte) error {
+// compact rewrites the file with only the live records and opens the
+// new file. c.mu is held.
+func (c *headerCache) compact(path string) error {
 	out := make([]byte, hcHeaderLen, hcHeaderLen+len(c.recs)*512)
-	copy(out, data[:hcHeaderLen])
+	copy(out, c.mm[:hcHeaderLen])
 	recs := make(map[uint32]hcLoc, len(c.recs))
 	for uid, loc := range c.recs {
 		recs[uid] = hcLoc{off: int64(len(out)), n: loc.n}
-		out = append(out, data[loc.off:loc.off+int64(loc.n)]...)
+		out = append(out, c.mm[loc.off:loc.off+int64(loc.n)]...)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, out, 0o600); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("maildir: header cache: rewrite: %w", err)
+	if err := replaceCache(path, out); err != nil {
+		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("maildir: header cache: rewrite: %w", err)
-	}
+	validity := c.validity
+	c.close()
 	fh, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("maildir: header cache: reopen: %w", err)
 	}
-	c.fh.Close()
-	c.fh, c.recs, c.total, c.end = fh, recs, len(recs), int64(len(out))
-	return nil
+	c.fh, c.validity, c.recs, c.total, c.end = fh, validity, recs, len(recs), int64(len(out))
+	return c.remap(c.end)
 }

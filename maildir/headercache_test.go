@@ -255,3 +255,35 @@ func TestHeaderCacheConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// The cache file cut short by hand under a running process's mapping:
+// the records are read from the messages again, without a crash.
+func TestHeaderCacheTruncatedUnderMapping(t *testing.T) {
+	root := t.TempDir()
+	const user = "hc@example.org"
+	s := openTestStore(t, root)
+	for i := 1; i <= 3; i++ {
+		deliver(t, s, user, hcMessage(i))
+	}
+	f := testFolder(t, s, user, "INBOX")
+	for uid := uint32(1); uid <= 3; uid++ {
+		f.EnvelopeHeader(uid)
+	}
+	// A new store maps the file with its three records.
+	s2 := openTestStore(t, root)
+	f2 := testFolder(t, s2, user, "INBOX")
+	if h, err := f2.EnvelopeHeader(1); err != nil || string(h) != hcWant(1) {
+		t.Fatalf("%q %v", h, err)
+	}
+	if len(f2.hc.mm) == 0 {
+		t.Fatal("cache file not mapped")
+	}
+	if err := os.Truncate(f.path(headerCacheFile), 0); err != nil {
+		t.Fatal(err)
+	}
+	for uid := uint32(2); uid <= 3; uid++ {
+		if h, err := f2.EnvelopeHeader(uid); err != nil || string(h) != hcWant(int(uid)) {
+			t.Fatalf("uid %d after truncation: %q %v", uid, h, err)
+		}
+	}
+}
