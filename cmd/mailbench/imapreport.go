@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -77,8 +78,30 @@ func runIMAPReport(args []string, out io.Writer) error {
 			ia.Conns, ia.PssPerKiB, ib.PssPerKiB, ia.PssPerKiB/ib.PssPerKiB)
 		fmt.Fprintf(out, "| memory per IDLE connection (%d TLS, RSS) | %.1f KiB | %.1f KiB | %.2f |\n",
 			ia.Conns, ia.RSSPerKiB, ib.RSSPerKiB, ia.RSSPerKiB/ib.RSSPerKiB)
+		fmt.Fprintf(out, "\nPss KiB per IDLE connection by process: %s: %s; %s: %s\n", *aName, byCommand(ia), *bName, byCommand(ib))
 	}
 	return nil
+}
+
+// byCommand lists the Pss growth per connection of each command name
+// that grew by at least 1 KiB per connection, largest first.
+func byCommand(r *imapIdleResult) string {
+	type row struct {
+		name string
+		kib  float64
+	}
+	var rows []row
+	for name, d := range r.Delta {
+		if k := float64(d.PssKB) / float64(r.Conns); k >= 1 {
+			rows = append(rows, row{name, k})
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].kib > rows[j].kib })
+	parts := make([]string, len(rows))
+	for i, x := range rows {
+		parts[i] = fmt.Sprintf("%s %.1f", x.name, x.kib)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // fmtMS prints milliseconds with three significant digits or more.

@@ -2,7 +2,7 @@
 # imap-compare.sh [WORKDIR] — the IMAP speed and memory figures of issue 5,
 # Postern against Debian's Dovecot on the same machine, side by side:
 #
-#   1. builds postern and mailbench from this checkout;
+#   1. builds postern and mailbench from commit $REV of this checkout;
 #   2. writes a Maildir of $MESSAGES generated messages (mailbench maildir:
 #      2–20 KiB, a third multipart, full headers) once into WORKDIR/src
 #      (kept and reused when WORKDIR is given again);
@@ -20,19 +20,21 @@
 #      whole process tree: Dovecot's imap and imap-login processes too);
 #   6. prints the table (medians, ratio Postern/Dovecot) and the commit.
 #
-# Environment: MESSAGES (100000), RUNS (3), CONNS (1000), RUN_AS (mail:
-# the unprivileged user both servers run as). Needs root (setup.sh, the
+# Environment: MESSAGES (100000), RUNS (3), CONNS (1000), REV (HEAD: the
+# commit measured), RUN_AS (mail: the unprivileged user both servers run
+# as). Needs root (setup.sh, the
 # privilege drop of postern serve), Go, Dovecot and Postfix. About 2.5 GB
 # of disk for 100,000 messages. Results stay in WORKDIR (default: a new
 # directory under /tmp, removed at the end).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../../.." && pwd)
+ROOT=${ROOT:-$(cd "$HERE/../../.." && pwd)}
 MESSAGES=${MESSAGES:-100000}
 RUNS=${RUNS:-3}
 CONNS=${CONNS:-1000}
 RUN_AS=${RUN_AS:-mail}
+REV=${REV:-HEAD}
 ADDR_USER=anna@bench.test
 PASSWORD=bench-secret
 
@@ -84,12 +86,15 @@ wait_port() { # wait_port PORT: up to 60 s (the first scan of a large INBOX is l
 	return 1
 }
 
-log "build"
-mkdir -p "$WORK/bin"
-(cd "$ROOT" && go build -o "$WORK/bin/postern" ./cmd/postern && go build -o "$WORK/bin/mailbench" ./cmd/mailbench)
+# The binaries are built from the commit $REV exported into WORKDIR/tree,
+# so uncommitted changes in the checkout are never measured.
+COMMIT=$(git -C "$ROOT" rev-parse --short "$REV^{commit}")
+log "build $COMMIT"
+rm -rf "$WORK/tree"
+mkdir -p "$WORK/bin" "$WORK/tree"
+git -C "$ROOT" archive "$COMMIT" | tar -x -C "$WORK/tree"
+(cd "$WORK/tree" && go build -o "$WORK/bin/postern" ./cmd/postern && go build -o "$WORK/bin/mailbench" ./cmd/mailbench)
 BENCH=$WORK/bin/mailbench
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD)
-if [[ -n $(git -C "$ROOT" status --porcelain -- '*.go') ]]; then COMMIT="$COMMIT + uncommitted changes"; fi
 
 if [[ ! -f $WORK/src/done-$MESSAGES ]]; then
 	log "generate $MESSAGES messages"
