@@ -95,10 +95,27 @@ func (f *Folder) rescanIfChanged() error {
 	if err != nil {
 		return err
 	}
-	if w == f.watch {
+	dirs := dirSet{
+		new: w.newMod != f.watch.newMod || f.dirtyLocked(f.watch.newMod),
+		cur: w.curMod != f.watch.curMod || f.dirtyLocked(f.watch.curMod),
+	}
+	if !dirs.new && !dirs.cur && w == f.watch {
 		return nil
 	}
-	return f.syncLocked(true)
+	return f.syncDirsLocked(true, dirs)
+}
+
+// dirSet says which of new/ and cur/ a scan lists.
+type dirSet struct{ new, cur bool }
+
+// bothDirs lists new/ and cur/.
+var bothDirs = dirSet{new: true, cur: true}
+
+// dirtyLocked reports whether a directory with modification time mod at
+// the last scan may have changed since without its time changing: it
+// was modified within the same timestamp tick window before that scan.
+func (f *Folder) dirtyLocked(mod time.Time) bool {
+	return !mod.Before(f.watchAt.Add(-dirtyWindow))
 }
 
 // statWatch stats what the watcher looks at.
@@ -123,6 +140,13 @@ func (f *Folder) statWatch() (watchState, error) {
 // the uidlist (rebuilding it if lost or torn), list new/ and cur/, give
 // UIDs to files that have none, and publish the differences if publish.
 func (f *Folder) syncLocked(publish bool) error {
+	return f.syncDirsLocked(publish, bothDirs)
+}
+
+// syncDirsLocked is syncLocked listing only the directories in dirs
+// (both when the uidlist turned out torn or the folder was reset): the
+// watcher's rescan of a large folder after a delivery lists new/ only.
+func (f *Folder) syncDirsLocked(publish bool, dirs dirSet) error {
 	at := time.Now()
 	w, err := f.statWatch()
 	if err != nil {
@@ -136,7 +160,10 @@ func (f *Folder) syncLocked(publish bool) error {
 	if err := f.readUIDsLocked(publish); err != nil {
 		return err
 	}
-	if err := f.scanFilesLocked(publish); err != nil {
+	if f.ul.torn || len(f.msgs) == 0 {
+		dirs = bothDirs
+	}
+	if err := f.scanDirsLocked(publish, dirs); err != nil {
 		return err
 	}
 	f.watch, f.watchAt = w, at
@@ -170,14 +197,20 @@ func (f *Folder) readUIDsLocked(publish bool) error {
 // to files without one and rewrites the uidlist when it is torn or
 // mostly dead records. The dotlock is held.
 func (f *Folder) scanFilesLocked(publish bool) error {
+	return f.scanDirsLocked(publish, bothDirs)
+}
+
+// scanDirsLocked is scanFilesLocked listing only the directories in
+// dirs; messages in the other one are taken as unchanged.
+func (f *Folder) scanDirsLocked(publish bool, dirs dirSet) error {
 	if err := f.refreshKeywordsLocked(publish); err != nil {
 		return err
 	}
-	files, stable, err := f.listFilesLocked()
+	files, stable, err := f.listFilesLocked(dirs)
 	if err != nil {
 		return err
 	}
-	f.applyScanLocked(files, publish, stable)
+	f.applyScanLocked(files, publish, stable, dirs)
 	if err := f.assignLocked(files, publish); err != nil {
 		return err
 	}
@@ -210,10 +243,17 @@ func (f *Folder) resetLocked(publish bool) {
 // UID below one already shown. When a directory kept changing through
 // every attempt, stable is false and the caller must not take a missing
 // file for an expunge.
-func (f *Folder) listFilesLocked() (files map[string]fileRef, stable bool, err error) {
-	files = make(map[string]fileRef, len(f.msgs)+16)
+func (f *Folder) listFilesLocked(dirs dirSet) (files map[string]fileRef, stable bool, err error) {
+	size := 16
+	if dirs.cur {
+		size += len(f.msgs)
+	}
+	files = make(map[string]fileRef, size)
 	stable = true
 	for _, sub := range []string{"new", "cur"} {
+		if (sub == "new" && !dirs.new) || (sub == "cur" && !dirs.cur) {
+			continue
+		}
 		for attempt := 0; ; attempt++ {
 			before, err := os.Stat(f.path(sub))
 			if err != nil {
@@ -265,12 +305,16 @@ func (f *Folder) readDirInto(files map[string]fileRef, sub string) error {
 // applyScanLocked updates known messages from a scan: gone files become
 // expunges, renamed ones flag changes. Matched files are removed from
 // files, so what is left is new. A missing file is an expunge only when
-// the listing was stable; otherwise the next scan decides.
-func (f *Folder) applyScanLocked(files map[string]fileRef, publish, stable bool) {
+// the listing was stable; otherwise the next scan decides. Messages in a
+// directory that was not listed are left as they are.
+func (f *Folder) applyScanLocked(files map[string]fileRef, publish, stable bool, dirs dirSet) {
 	gone := map[uint32]bool{}
 	var events []Event
 	for i := range f.msgs {
 		e := &f.msgs[i]
+		if (e.inNew && !dirs.new) || (!e.inNew && !dirs.cur) {
+			continue
+		}
 		fr, ok := files[e.base]
 		if !ok && !stable {
 			continue
