@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -11,9 +12,19 @@ import (
 // maxLoggedName bounds how much of a client-supplied user name is logged.
 const maxLoggedName = 320
 
+// loggerKey is the context key of WithLogger.
+type loggerKey struct{}
+
+// WithLogger returns ctx carrying a front end's session logger (with its
+// session id, remote address and protocol); Authenticate logs through it.
+func WithLogger(ctx context.Context, log *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, log)
+}
+
 // Authenticate checks a login. username is a full address, or a bare local
 // part when there is exactly one local domain; remote is "ip:port" or "ip";
-// proto names the front end for the log ("imap", "pop3", "smtp").
+// proto names the front end for the log ("imap", "pop3", "smtp"). It logs
+// through the session logger ctx carries (see WithLogger), if any.
 //
 // It returns the canonical user name, or ErrAuthFailed (unknown user and
 // wrong password alike, after the same bcrypt work), or ErrThrottled
@@ -25,7 +36,10 @@ func (d *Directory) Authenticate(ctx context.Context, proto, remote, username, p
 	if len(logName) > maxLoggedName {
 		logName = logName[:maxLoggedName]
 	}
-	log := d.log.With("proto", proto, "remote", remote, "user", logName)
+	log, _ := ctx.Value(loggerKey{}).(*slog.Logger)
+	if log == nil {
+		log = d.log.With("front_end", proto, "remote", remote)
+	}
 	t := d.table()
 	name, nerr := t.loginName(username)
 	acct := name
@@ -35,7 +49,7 @@ func (d *Directory) Authenticate(ctx context.Context, proto, remote, username, p
 	src := sourceKey(remote)
 	delay, refused := d.thr.begin(d.now(), src, acct)
 	if refused {
-		log.Warn("login refused: too many failures", "source", src)
+		log.Warn("login refused: too many failures", "user", logName, "source", src)
 		return "", ErrThrottled
 	}
 	if delay > 0 {
@@ -61,7 +75,7 @@ func (d *Directory) Authenticate(ctx context.Context, proto, remote, username, p
 		return name, nil
 	}
 	d.thr.end(d.now(), src, acct, failed, password)
-	log.Warn("login failed", "source", src, "delay", delay)
+	log.Warn("login failed", "user", logName, "source", src, "delay", delay)
 	return "", ErrAuthFailed
 }
 

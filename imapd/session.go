@@ -75,7 +75,7 @@ func (s *session) Login(username, password string) error {
 	if s.srv.opts.Accounts == nil || s.srv.opts.Store == nil {
 		return imapserver.ErrAuthFailed
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
+	ctx, cancel := context.WithTimeout(accounts.WithLogger(context.Background(), s.log), loginTimeout)
 	defer cancel()
 	user, err := s.srv.opts.Accounts.Authenticate(ctx, "imap", s.remote, username, password)
 	if err != nil {

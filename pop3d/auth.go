@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"postern/accounts"
 )
 
 // canLogin reports whether credentials may be sent: only under TLS.
@@ -172,7 +174,7 @@ func decodePlain(resp string) (user, pass string, err error) {
 // equalises timing), takes the maildrop lock and the INBOX snapshot, and
 // enters TRANSACTION.
 func (c *conn) login(name, password string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.LoginTimeout)
+	ctx, cancel := context.WithTimeout(accounts.WithLogger(context.Background(), c.log), c.s.cfg.LoginTimeout)
 	defer cancel()
 	user, err := c.s.opts.Accounts.Authenticate(ctx, "pop3", c.remote, name, password)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"postern/accounts"
 )
 
 // authTimeout bounds one login, including the throttling delay accounts
@@ -45,7 +47,7 @@ func (s *submissionSession) Auth(mech string) (sasl.Server, error) {
 // login checks a user name and password through accounts (which throttles
 // failures) and makes the session authenticated.
 func (s *submissionSession) login(username, password string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
+	ctx, cancel := context.WithTimeout(accounts.WithLogger(context.Background(), s.log), authTimeout)
 	defer cancel()
 	user, err := s.srv.opts.Accounts.Authenticate(ctx, "smtp", s.remote, username, password)
 	if err != nil {
