@@ -10,8 +10,8 @@ import (
 const DefaultPassword = "secret"
 
 // POP3UIDLFormat is the UIDL format Postern's POP3 server uses too: the
-// message's UIDVALIDITY and UID in fixed-width hex, Dovecot's recommended
-// value for Maildir (see Dovecot's pop3_uidl_format documentation).
+// message's UID, then the folder's UIDVALIDITY, each as eight hex digits
+// (Dovecot's default; Dovecot 2.3 prints the %X variables in lower case).
 const POP3UIDLFormat = "%08Xu%08Xv"
 
 // specialUse lists the default folders and their RFC 6154 attributes, as
