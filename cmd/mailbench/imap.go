@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	imap "github.com/emersion/go-imap/v2"
@@ -33,11 +35,14 @@ type imapResult struct {
 	MedianMS map[string]float64 `json:"median_ms"`
 }
 
-// imapSteps are the measured commands, in order, on one connection.
-var imapSteps = []struct {
+// imapStep is one timed FETCH.
+type imapStep struct {
 	name  string
 	fetch *imap.FetchOptions
-}{
+}
+
+// imapSteps are the measured commands, in order, on one connection.
+var imapSteps = []imapStep{
 	{"uid_flags", &imap.FetchOptions{UID: true, Flags: true}},
 	{"envelope_size", &imap.FetchOptions{UID: true, Envelope: true, RFC822Size: true}},
 	{"body_peek", &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}},
@@ -47,16 +52,27 @@ func runIMAP(args []string, out io.Writer) error {
 	fs := newFlagSet("imap")
 	conn := addIMAPConnFlags(fs, "127.0.0.1:143", false)
 	runs := fs.Int("runs", 5, "repeat and report the median")
+	only := fs.String("fetch", "uid_flags,envelope_size,body_peek", "FETCH steps to time after SELECT, comma-separated (empty: SELECT only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *runs < 1 || *runs > 100 {
 		return fmt.Errorf("-runs %d out of range 1..100", *runs)
 	}
+	want := map[string]bool{}
+	for _, name := range strings.Split(*only, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		if !slices.ContainsFunc(imapSteps, func(st imapStep) bool { return st.name == name }) {
+			return fmt.Errorf("-fetch: unknown step %q", name)
+		}
+		want[name] = true
+	}
 	samples := map[string][]float64{}
 	var count uint32
 	for i := 0; i < *runs; i++ {
-		n, times, err := imapRunOnce(conn)
+		n, times, err := imapRunOnce(conn, want)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
@@ -129,7 +145,7 @@ func (f imapConnFlags) login() (*imapclient.Client, error) {
 }
 
 // imapRunOnce logs in, times SELECT and each fetch step, and logs out.
-func imapRunOnce(conn imapConnFlags) (uint32, map[string]time.Duration, error) {
+func imapRunOnce(conn imapConnFlags, want map[string]bool) (uint32, map[string]time.Duration, error) {
 	c, err := conn.login()
 	if err != nil {
 		return 0, nil, err
@@ -145,6 +161,9 @@ func imapRunOnce(conn imapConnFlags) (uint32, map[string]time.Duration, error) {
 	if sel.NumMessages > 0 {
 		all := imap.UIDSet{{Start: 1, Stop: 0}}
 		for _, st := range imapSteps {
+			if !want[st.name] {
+				continue
+			}
 			deadline := time.AfterFunc(imapStepTimeout, func() { c.Close() })
 			start = time.Now()
 			cmd := c.Fetch(all, st.fetch)
