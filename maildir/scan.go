@@ -38,6 +38,7 @@ func (f *Folder) load() error {
 		return fmt.Errorf("maildir: folder %q: %w", f.name, err)
 	}
 	f.cleanTmp()
+	f.cleanLockTemps()
 	if err := f.loadKeywordsLocked(); err != nil {
 		return err
 	}
