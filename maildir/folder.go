@@ -3,6 +3,7 @@ package maildir
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -15,7 +16,8 @@ type Message struct {
 	// Key is the unique base of the file name (without the ":2," info);
 	// it does not change when flags change.
 	Key string
-	// Flags are the IMAP flags: system flags first, then keywords.
+	// Flags are the IMAP flags: system flags first, then keywords. The
+	// slice may be shared with other Messages: do not modify it in place.
 	Flags []string
 	// Size is the RFC822.SIZE: the octets Folder.Open yields (CRLF).
 	Size int64
@@ -151,11 +153,20 @@ func (f *Folder) message(e *entry) Message {
 	}
 }
 
-// snapshotLocked returns the messages sorted by UID.
+// snapshotLocked returns the messages sorted by UID. Messages with the
+// same flags share one Flags slice (clipped, so an append copies it):
+// a large folder has few distinct flag combinations.
 func (f *Folder) snapshotLocked() []Message {
 	out := make([]Message, len(f.msgs))
+	names := map[flagSet][]string{}
 	for i := range f.msgs {
-		out[i] = f.message(&f.msgs[i])
+		e := &f.msgs[i]
+		fl, ok := names[e.fl]
+		if !ok {
+			fl = slices.Clip(e.fl.names(f.kws))
+			names[e.fl] = fl
+		}
+		out[i] = Message{UID: e.uid, Key: e.base, Flags: fl, Size: e.vsize, Date: time.Unix(e.date, 0), Recent: e.recent}
 	}
 	return out
 }
