@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -95,7 +96,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, t target, opts *imap.Fetch
 			if err != nil {
 				return err
 			}
-			env = imapserver.ExtractEnvelope(h)
+			env = extractEnvelope(h)
 			s.sel.mbox.cacheEnvelope(t.msg.UID, env)
 		}
 	}
@@ -202,15 +203,21 @@ func writeLiteral(wc io.WriteCloser, b []byte) error {
 // literal stays well-formed (the store guarantees Size, so this is only a
 // guard against a file changed behind its back).
 func writeStream(wc io.WriteCloser, r io.Reader, size int64) error {
-	n, err := io.Copy(wc, io.LimitReader(r, size))
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	n, err := io.CopyBuffer(wc, io.LimitReader(r, size), *buf)
 	if err == nil && n < size {
-		_, err = io.Copy(wc, io.LimitReader(zeroReader{}, size-n))
+		_, err = io.CopyBuffer(wc, io.LimitReader(zeroReader{}, size-n), *buf)
 	}
 	if cerr := wc.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
+
+// copyBuffers are the buffers whole messages are streamed through (io.Copy
+// would allocate 32 KiB per message).
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 type zeroReader struct{}
 
@@ -266,12 +273,21 @@ func (c *content) envelopeHeader() (textproto.Header, error) {
 	if err != nil {
 		return textproto.Header{}, err
 	}
-	h, err := textproto.ReadHeader(bufio.NewReaderSize(bytes.NewReader(raw), len(raw)+16))
+	br := headerReaders.Get().(*bufio.Reader)
+	br.Reset(bytes.NewReader(raw))
+	h, err := textproto.ReadHeader(br)
+	br.Reset(nil)
+	headerReaders.Put(br)
 	if err != nil {
 		return textproto.Header{}, nil // malformed: an empty envelope, not an error
 	}
 	return h, nil
 }
+
+// headerReaders are reused to parse the cached header fields of one
+// message after another (a fresh buffer for each was a large part of an
+// ENVELOPE fetch's garbage).
+var headerReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
 func (c *content) parsedHeader() (textproto.Header, error) {
 	if c.h == nil {

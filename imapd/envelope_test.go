@@ -1,0 +1,134 @@
+package imapd
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"net/mail"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+)
+
+// commonDateSeeds are Date values of real and broken mail.
+var commonDateSeeds = []string{
+	"Mon, 2 Jan 2006 15:04:05 -0700",
+	"Tue, 02 Jan 2006 15:04:05 +0000",
+	"2 Jan 2006 15:04:05 +0130",
+	"Wed, 29 Feb 2024 23:59:59 -1200",
+	"Thu, 29 Feb 2023 10:00:00 +0000",
+	"Fri, 31 Apr 2026 10:00:00 +0000",
+	"Sat, 1 Mar 2026 24:00:00 +0000",
+	"Sun, 1 Mar 2026 10:60:00 +0000",
+	"Sun, 1 Mar 2026 10:00:60 +0000",
+	"Sun, 1 Mar 2026 10:00:00 +2400",
+	"Sun, 1 Mar 2026 10:00:00 +0060",
+	"Mon, 1 Mar 2026 10:00:00 +0000 (UTC)",
+	"Mon, 1 Mar 2026 10:00:00 +0000 (Coordinated (Universal) Time)",
+	"Mon, 1 Mar 2026 10:00:00 +0000(UTC)",
+	"Mon, 1 Mar 2026 10:00:00 GMT",
+	"Mon, 1 Mar 2026 10:00 +0000",
+	"Mon, 1 Mar 26 10:00:00 +0000",
+	"Xyz, 1 Mar 2026 10:00:00 +0000",
+	"Mon,  1 Mar 2026 10:00:00 +0000",
+	"Mon, 1 mar 2026 10:00:00 +0000",
+	"Mon, 0 Mar 2026 10:00:00 +0000",
+	"Mon, 1 Mar 0099 10:00:00 +0000",
+	"1 Mar 2026 10:00:00 -0000",
+	"",
+	"garbage",
+}
+
+// checkCommonDate fails when parseCommonDate accepts s but net/mail does
+// not, or they differ in instant or zone offset (all an ENVELOPE shows).
+func checkCommonDate(t *testing.T, s string) {
+	got, ok := parseCommonDate(s)
+	if !ok {
+		return
+	}
+	want, err := mail.ParseDate(s)
+	if err != nil {
+		t.Fatalf("%q: fast path gave %v, net/mail refuses it: %v", s, got, err)
+	}
+	_, go1 := got.Zone()
+	_, wo := want.Zone()
+	if !got.Equal(want) || go1 != wo {
+		t.Fatalf("%q: fast path %v, net/mail %v", s, got, want)
+	}
+}
+
+// TestParseCommonDate: the Date fast path agrees with net/mail.ParseDate
+// on every date it accepts, accepts the usual forms, and leaves odd ones
+// to net/mail.
+func TestParseCommonDate(t *testing.T) {
+	for _, s := range commonDateSeeds {
+		checkCommonDate(t, s)
+	}
+	for _, s := range []string{"Mon, 2 Jan 2006 15:04:05 -0700", "2 Jan 2006 15:04:05 +0130", "Mon, 1 Mar 2026 10:00:00 +0000 (UTC)"} {
+		if _, ok := parseCommonDate(s); !ok {
+			t.Errorf("%q not taken by the fast path", s)
+		}
+	}
+	for _, s := range []string{"Mon, 1 Mar 2026 10:00:00 GMT", "Fri, 31 Apr 2026 10:00:00 +0000", "Mon, 1 Mar 26 10:00:00 +0000"} {
+		if _, ok := parseCommonDate(s); ok {
+			t.Errorf("%q taken by the fast path", s)
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	layouts := []string{"Mon, 2 Jan 2006 15:04:05 -0700", "Mon, 02 Jan 2006 15:04:05 -0700", "2 Jan 2006 15:04:05 -0700", "Mon, 2 Jan 2006 15:04:05 -0700 (MST)"}
+	for range 20000 {
+		zone := time.FixedZone("", (r.IntN(28*60)-14*60)*60)
+		tm := time.Unix(r.Int64N(4102444800), 0).In(zone)
+		s := tm.Format(layouts[r.IntN(len(layouts))])
+		if _, ok := parseCommonDate(s); !ok {
+			t.Fatalf("%q not taken by the fast path", s)
+		}
+		checkCommonDate(t, s)
+	}
+}
+
+// FuzzParseCommonDate: whatever the fast path accepts, net/mail parses
+// to the same instant and offset.
+func FuzzParseCommonDate(f *testing.F) {
+	for _, s := range commonDateSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkCommonDate(t, s) })
+}
+
+// TestExtractEnvelopeMatchesLibrary: extractEnvelope gives the library's
+// envelope for generated and odd headers.
+func TestExtractEnvelopeMatchesLibrary(t *testing.T) {
+	headers := []string{
+		"Date: Mon, 2 Jan 2006 15:04:05 -0700\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nFrom: =?utf-8?q?Chlo=C3=A9?= Dubois <c.dubois@example.com>\r\n" +
+			"To: anna@bench.test, Ben <ben@example.org>\r\nCc: undisclosed-recipients:;\r\nMessage-ID: <1.2@x>\r\nIn-Reply-To: <0.1@x> <0.2@x>\r\n\r\n",
+		"Date: Mon, 1 Mar 2026 10:00:00 GMT\r\nFrom: broken\r\nSender: a@b\r\nReply-To: c@d\r\nBcc: e@f\r\n\r\n",
+		"Date: garbage\r\nSubject: plain\r\n\r\n",
+		"Subject: no date\r\n\r\n",
+		"\r\n",
+	}
+	for i := range 30 {
+		headers = append(headers, fmt.Sprintf("Date: %s\r\nFrom: P %d <p%d@example.org>\r\nTo: q@example.net\r\nSubject: s %d\r\n\r\n",
+			commonDateSeeds[i%len(commonDateSeeds)], i, i, i))
+	}
+	for _, raw := range headers {
+		h, err := textproto.ReadHeader(bufio.NewReader(strings.NewReader(raw)))
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		got, want := extractEnvelope(h), imapserver.ExtractEnvelope(h)
+		_, go1 := got.Date.Zone()
+		_, wo := want.Date.Zone()
+		if !got.Date.Equal(want.Date) || go1 != wo {
+			t.Errorf("%q: date %v, library %v", raw, got.Date, want.Date)
+		}
+		got.Date, want.Date = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%q:\n got %+v\nwant %+v", raw, got, want)
+		}
+	}
+}
