@@ -1,6 +1,23 @@
-// Package reference holds setup.sh and stop.sh, which start and stop the
-// reference mail stack mailbench measures Postern against: Debian's
-// Postfix delivering over LMTP to Debian's Dovecot on 127.0.0.1 (see
-// docs/benchmarks.md). The package's test runs the scripts and checks
-// that mail sent to Postfix lands in the Maildir and is served by Dovecot.
+// Package reference holds the scripts that run the reference servers
+// mailbench measures Postern against, on 127.0.0.1:
+//
+//   - setup.sh DIR and stop.sh DIR start and stop Debian's Postfix
+//     delivering over LMTP to Debian's Dovecot, which serves the Maildir
+//     over IMAP and POP3 (its IMAP limits are raised so 1,000+ connections
+//     fit; one imap-login and one imap process per connection, as
+//     Dovecot's default configuration has it).
+//   - imap-compare.sh [WORKDIR] measures issue 5's IMAP speed and memory
+//     figures side by side (see docs/imap.md, "Speed and memory"): it
+//     builds postern and mailbench from a commit (REV, default HEAD),
+//     generates a Maildir of MESSAGES (100,000) messages with
+//     `mailbench maildir`, gives Postern (`postern serve`) and Dovecot
+//     each their own copy, warms both, times SELECT and three
+//     `UID FETCH 1:*` with `mailbench imap` alternately RUNS (3) times,
+//     holds CONNS (1,000) TLS connections in IDLE on each with
+//     `mailbench imap-idle` (server memory read from /proc), and prints
+//     the table of medians and ratios with `mailbench imap-report`.
+//     Run as root: `sudo cmd/mailbench/reference/imap-compare.sh /tmp/cmp`.
+//
+// Nothing here runs in `go test`: the 100,000-message measurement takes
+// about ten minutes and 2.5 GB of disk.
 package reference
