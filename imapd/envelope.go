@@ -41,9 +41,18 @@ func extractEnvelope(h textproto.Header) *imap.Envelope {
 }
 
 // envelopeAddresses is the library's address list of field k: addresses
-// without "@" are left out (groups are not represented).
+// without "@" are left out (groups are not represented). Plain lists
+// take a fast path (net/mail's parser was the next largest cost after
+// dates).
 func envelopeAddresses(mh mail.Header, k string) []imap.Address {
-	addrs, _ := mh.AddressList(k)
+	v := mh.Get(k)
+	if v == "" {
+		return nil
+	}
+	if l, ok := parseSimpleAddresses(v); ok {
+		return l
+	}
+	addrs, _ := mail.ParseAddressList(v)
 	var l []imap.Address
 	for _, a := range addrs {
 		mailbox, host, ok := strings.Cut(a.Address, "@")
@@ -143,3 +152,73 @@ func isDigits(s string) bool {
 
 // atoi2 is the value of two ASCII digits.
 func atoi2(s string) int { return int(s[0]-'0')*10 + int(s[1]-'0') }
+
+// parseSimpleAddresses parses the common plain form of an address list:
+// comma-separated "local@domain" or "Name Words <local@domain>", where
+// every name word, local part and domain is made of RFC 5322 atext (dots
+// only between atoms of the address). ok is false for anything else
+// (quotes, comments, encoded words, groups, dots in names, 8-bit bytes,
+// empty elements), which the caller leaves to net/mail.
+func parseSimpleAddresses(v string) (l []imap.Address, ok bool) {
+	for elem := range strings.SplitSeq(v, ",") {
+		elem = strings.Trim(elem, " ")
+		var name string
+		spec := elem
+		if strings.HasSuffix(elem, ">") {
+			i := strings.IndexByte(elem, '<')
+			if i < 0 {
+				return nil, false
+			}
+			spec = elem[i+1 : len(elem)-1]
+			phrase := strings.TrimRight(elem[:i], " ")
+			if strings.Contains(phrase, "=?") {
+				return nil, false // an encoded word, decoded by the library
+			}
+			if phrase != "" {
+				var words []string
+				for w := range strings.SplitSeq(phrase, " ") {
+					if w == "" {
+						continue // several spaces between words
+					}
+					if !isAtext(w) {
+						return nil, false
+					}
+					words = append(words, w)
+				}
+				name = strings.Join(words, " ")
+			} else if i != 0 {
+				return nil, false
+			}
+		}
+		local, domain, found := strings.Cut(spec, "@")
+		if !found || !isDotAtom(local) || !isDotAtom(domain) {
+			return nil, false
+		}
+		l = append(l, imap.Address{Name: name, Mailbox: local, Host: domain})
+	}
+	return l, true
+}
+
+// isDotAtom reports whether s is atext atoms joined by single dots.
+func isDotAtom(s string) bool {
+	for atom := range strings.SplitSeq(s, ".") {
+		if !isAtext(atom) {
+			return false
+		}
+	}
+	return true
+}
+
+// isAtext reports whether s is a non-empty run of RFC 5322 atext.
+func isAtext(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}

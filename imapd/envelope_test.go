@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 )
 
@@ -131,4 +133,84 @@ func TestExtractEnvelopeMatchesLibrary(t *testing.T) {
 			t.Errorf("%q:\n got %+v\nwant %+v", raw, got, want)
 		}
 	}
+}
+
+// addressSeeds are address lists of real and broken mail.
+var addressSeeds = []string{
+	"anna@bench.test",
+	"Ben Okafor <b.okafor@example.org>",
+	"Ben  Okafor   <b.okafor@example.org>, c@d.example,  <e@f>",
+	"=?utf-8?q?Chlo=C3=A9?= Dubois <c.dubois@example.com>",
+	"\"Dubois, Chloé\" <c@example.com>",
+	"J. Smith <j@example.com>",
+	"a..b@example.com",
+	".a@example.com",
+	"a@example..com",
+	"a@[192.0.2.1]",
+	"undisclosed-recipients:;",
+	"a@b, , c@d",
+	"a@b,",
+	"<>",
+	"Name <a@b",
+	"Name a@b>",
+	"a@b (comment)",
+	"a@b@c",
+	"Ünïcode <u@example.com>",
+	"Tab\tName <t@example.com>",
+	"<a@b> <c@d>",
+	"x <a@b>>",
+	"",
+}
+
+// libraryAddresses is what the library path gives for v.
+func libraryAddresses(v string) []imap.Address {
+	addrs, _ := gomail.ParseAddressList(v)
+	var l []imap.Address
+	for _, a := range addrs {
+		mailbox, host, ok := strings.Cut(a.Address, "@")
+		if !ok {
+			continue
+		}
+		l = append(l, imap.Address{Name: a.Name, Mailbox: mailbox, Host: host})
+	}
+	return l
+}
+
+// checkSimpleAddresses fails when the fast path accepts v and differs from
+// the library.
+func checkSimpleAddresses(t *testing.T, v string) {
+	got, ok := parseSimpleAddresses(v)
+	if !ok {
+		return
+	}
+	if want := libraryAddresses(v); !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: fast path %+v, library %+v", v, got, want)
+	}
+}
+
+// TestSimpleAddresses: the address fast path agrees with the library on
+// every list it accepts and takes the usual forms.
+func TestSimpleAddresses(t *testing.T) {
+	for _, v := range addressSeeds {
+		checkSimpleAddresses(t, v)
+	}
+	for _, v := range addressSeeds[:3] {
+		if _, ok := parseSimpleAddresses(v); !ok {
+			t.Errorf("%q not taken by the fast path", v)
+		}
+	}
+	for _, v := range []string{addressSeeds[3], addressSeeds[4], "undisclosed-recipients:;", "a@b (comment)"} {
+		if _, ok := parseSimpleAddresses(v); ok {
+			t.Errorf("%q taken by the fast path", v)
+		}
+	}
+}
+
+// FuzzSimpleAddresses: whatever the fast path accepts, the library
+// parses to the same addresses.
+func FuzzSimpleAddresses(f *testing.F) {
+	for _, v := range addressSeeds {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) { checkSimpleAddresses(t, v) })
 }
