@@ -1,40 +1,58 @@
 package imapd
 
 import (
+	netmail "net/mail"
 	"strings"
 	"time"
 
 	imap "github.com/emersion/go-imap/v2"
-	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
-	"github.com/emersion/go-message/textproto"
 )
 
-// extractEnvelope is imapserver.ExtractEnvelope with a fast path for the
-// Date field: net/mail.ParseDate tries dozens of layouts with time.Parse
-// and was the largest single cost of a 100,000-message ENVELOPE fetch.
-// The usual form ("Mon, 2 Jan 2006 15:04:05 -0700", with or without the
-// day name and a trailing comment) is parsed by hand; anything else goes
-// to net/mail as before. Every other field is extracted exactly as the
-// library does.
-func extractEnvelope(h textproto.Header) *imap.Envelope {
-	mh := mail.Header{Header: gomessage.Header{Header: h}}
-	date, ok := parseCommonDate(h.Get("Date"))
-	if !ok {
-		date, _ = mh.Date()
+// fieldGetter gives the first value of a header field, "" when absent:
+// a parsed textproto.Header, or envelopeFields.
+type fieldGetter interface {
+	Get(k string) string
+}
+
+// extractEnvelope is imapserver.ExtractEnvelope with fast paths: for the
+// Date field (net/mail.ParseDate tries dozens of layouts with time.Parse
+// and was the largest single cost of a 100,000-message ENVELOPE fetch; the
+// usual form "Mon, 2 Jan 2006 15:04:05 -0700", with or without the day
+// name and a trailing comment, is parsed by hand) and for plain address
+// lists. Anything else goes to the library's parsers as before, and every
+// other field is extracted exactly as the library does.
+func extractEnvelope(h fieldGetter) *imap.Envelope {
+	var date time.Time
+	if v := h.Get("Date"); v != "" {
+		var ok bool
+		if date, ok = parseCommonDate(v); !ok {
+			date, _ = netmail.ParseDate(v)
+		}
 	}
-	subject, _ := mh.Subject()
+	// The library's parsers of the remaining fields work on a header. A
+	// subject without an encoded word is its own decoding.
+	var mh mail.Header
+	subject := h.Get("Subject")
+	for _, k := range []string{"Subject", "In-Reply-To", "Message-Id"} {
+		if v := h.Get(k); v != "" && (k != "Subject" || strings.Contains(v, "=?")) {
+			mh.Set(k, v)
+		}
+	}
+	if strings.Contains(subject, "=?") {
+		subject, _ = mh.Subject()
+	}
 	inReplyTo, _ := mh.MsgIDList("In-Reply-To")
 	messageID, _ := mh.MessageID()
 	return &imap.Envelope{
 		Date:      date,
 		Subject:   subject,
-		From:      envelopeAddresses(mh, "From"),
-		Sender:    envelopeAddresses(mh, "Sender"),
-		ReplyTo:   envelopeAddresses(mh, "Reply-To"),
-		To:        envelopeAddresses(mh, "To"),
-		Cc:        envelopeAddresses(mh, "Cc"),
-		Bcc:       envelopeAddresses(mh, "Bcc"),
+		From:      envelopeAddresses(h, "From"),
+		Sender:    envelopeAddresses(h, "Sender"),
+		ReplyTo:   envelopeAddresses(h, "Reply-To"),
+		To:        envelopeAddresses(h, "To"),
+		Cc:        envelopeAddresses(h, "Cc"),
+		Bcc:       envelopeAddresses(h, "Bcc"),
 		InReplyTo: inReplyTo,
 		MessageID: messageID,
 	}
@@ -44,8 +62,8 @@ func extractEnvelope(h textproto.Header) *imap.Envelope {
 // without "@" are left out (groups are not represented). Plain lists
 // take a fast path (net/mail's parser was the next largest cost after
 // dates).
-func envelopeAddresses(mh mail.Header, k string) []imap.Address {
-	v := mh.Get(k)
+func envelopeAddresses(h fieldGetter, k string) []imap.Address {
+	v := h.Get(k)
 	if v == "" {
 		return nil
 	}

@@ -122,15 +122,79 @@ func TestExtractEnvelopeMatchesLibrary(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", raw, err)
 		}
-		got, want := extractEnvelope(h), imapserver.ExtractEnvelope(h)
-		_, go1 := got.Date.Zone()
-		_, wo := want.Date.Zone()
-		if !got.Date.Equal(want.Date) || go1 != wo {
-			t.Errorf("%q: date %v, library %v", raw, got.Date, want.Date)
+		want := imapserver.ExtractEnvelope(h)
+		sameEnvelope(t, raw, extractEnvelope(&h), want)
+		f, ok := splitEnvelopeFields([]byte(raw))
+		if !ok {
+			t.Fatalf("%q: not taken by the header fast path", raw)
 		}
-		got.Date, want.Date = time.Time{}, time.Time{}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%q:\n got %+v\nwant %+v", raw, got, want)
+		sameEnvelope(t, raw, extractEnvelope(&f), want)
+	}
+}
+
+// sameEnvelope fails unless got and want are equal (dates by instant and
+// offset).
+func sameEnvelope(t *testing.T, raw string, got, want *imap.Envelope) {
+	t.Helper()
+	_, go1 := got.Date.Zone()
+	_, wo := want.Date.Zone()
+	if !got.Date.Equal(want.Date) || go1 != wo {
+		t.Errorf("%q: date %v, library %v", raw, got.Date, want.Date)
+	}
+	g, w := *got, *want
+	g.Date, w.Date = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%q:\n got %+v\nwant %+v", raw, g, w)
+	}
+}
+
+// headerSeeds are header blocks, well-formed and not.
+var headerSeeds = []string{
+	"Date: Mon, 2 Jan 2006 15:04:05 -0700\r\nSubject:  folded\r\n  subject \r\n\tagain\r\nFrom: a@b\r\nX-Other: x\r\n\r\n",
+	"subject: first\r\nSUBJECT: second\r\nmessage-id: <1@x>\r\n\r\n",
+	"Subject:\r\nSubject: second\r\n\r\n",
+	"To: a@b,\r\n\r\n c@d\r\n\r\n",
+	" leading: space\r\n\r\n",
+	"No colon\r\n\r\n",
+	"Key : spaced\r\n\r\n",
+	":empty key\r\n\r\n",
+	"Subject: bare\nlf\r\n\r\n",
+	"Subject: bare\rcr\r\n\r\n",
+	"Subject: no blank line\r\n",
+	"\r\n",
+	"",
+}
+
+// FuzzEnvelopeFields: whatever the header fast path accepts, textproto
+// reads without error and to the same envelope fields.
+func FuzzEnvelopeFields(f *testing.F) {
+	for _, s := range headerSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		fields, ok := splitEnvelopeFields([]byte(raw))
+		if !ok {
+			return
+		}
+		h, err := textproto.ReadHeader(bufio.NewReader(strings.NewReader(raw)))
+		if err != nil {
+			t.Fatalf("%q: fast path took it, textproto: %v", raw, err)
+		}
+		for _, k := range envelopeKeys {
+			if got, want := fields.Get(k), h.Get(k); got != want {
+				t.Fatalf("%q: %s = %q, textproto %q", raw, k, got, want)
+			}
+		}
+	})
+}
+
+// TestEnvelopeFieldsSeeds runs the header seeds and checks which take the
+// fast path.
+func TestEnvelopeFieldsSeeds(t *testing.T) {
+	for i, raw := range headerSeeds {
+		_, ok := splitEnvelopeFields([]byte(raw))
+		if want := i < 4 || i == 11; ok != want {
+			t.Errorf("%q: fast path %v, want %v", raw, ok, want)
 		}
 	}
 }

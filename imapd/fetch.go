@@ -265,13 +265,17 @@ func (c *content) header() ([]byte, error) {
 // envelopeHeader returns the header fields ENVELOPE is made of: from the
 // header already loaded for this FETCH, else from the folder's header
 // cache (no message file read).
-func (c *content) envelopeHeader() (textproto.Header, error) {
+func (c *content) envelopeHeader() (fieldGetter, error) {
 	if c.h != nil || c.hdr != nil || c.raw != nil {
-		return c.parsedHeader()
+		h, err := c.parsedHeader()
+		return &h, err
 	}
 	raw, err := c.f.EnvelopeHeader(c.uid)
 	if err != nil {
-		return textproto.Header{}, err
+		return nil, err
+	}
+	if f, ok := splitEnvelopeFields(raw); ok {
+		return &f, nil
 	}
 	br := headerReaders.Get().(*bufio.Reader)
 	br.Reset(bytes.NewReader(raw))
@@ -279,9 +283,9 @@ func (c *content) envelopeHeader() (textproto.Header, error) {
 	br.Reset(nil)
 	headerReaders.Put(br)
 	if err != nil {
-		return textproto.Header{}, nil // malformed: an empty envelope, not an error
+		return &textproto.Header{}, nil // malformed: an empty envelope, not an error
 	}
-	return h, nil
+	return &h, nil
 }
 
 // headerReaders are reused to parse the cached header fields of one
