@@ -54,15 +54,17 @@ func (s *Store) spool(dir string, r io.Reader, date time.Time) (tmpPath, base st
 // folder as a new message with flags, keeping its modification time as
 // the internal date; see add.
 func (f *Folder) addFile(src, base string, size int64, flags []string, source any) (Message, error) {
-	return f.add(src, base, size, 0, flags, source, false)
+	return f.add(src, base, size, 0, flags, source, false, false)
 }
 
 // add puts src into the folder as a new message with flags, by a hard
 // link, or by a rename when rename is set (a spooled file with no other
 // target). date is its internal date in Unix seconds (0: read the file's).
 // It gives the message a UID, makes it durable and publishes EventNew;
-// concurrent adds commit as a group (see commitAdd).
-func (f *Folder) add(src, base string, size, date int64, flags []string, source any, rename bool) (Message, error) {
+// concurrent adds commit as a group (see commitAdd). With deferred set it
+// returns once the file is durable, leaving the rest to the background
+// committer (see Options.DeferNumbering); the Message then has no UID.
+func (f *Folder) add(src, base string, size, date int64, flags []string, source any, rename, deferred bool) (Message, error) {
 	f.mu.Lock()
 	if err := f.checkLocked(); err != nil {
 		f.mu.Unlock()
@@ -101,7 +103,16 @@ func (f *Folder) add(src, base string, size, date int64, flags []string, source 
 			e.date = st.ModTime().Unix()
 		}
 	}
-	m, kept, err := f.commitAdd(&pendingAdd{e: e, size: size, source: source}, filepath.Dir(dst))
+	p := &pendingAdd{e: e, size: size, source: source}
+	var m Message
+	kept := false
+	if deferred {
+		err = f.deferAdd(p, filepath.Dir(dst))
+		kept = err == nil
+		m = Message{Key: e.base, Size: size, Date: time.Unix(e.date, 0), Recent: true}
+	} else {
+		m, kept, err = f.commitAdd(p, filepath.Dir(dst))
+	}
 	if !kept {
 		if rerr := os.Remove(dst); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			f.acct.st.log.Error("cannot undo a failed add", "user", f.acct.user, "folder", f.name, "file", dst, "err", rerr)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 	"weak"
 
 	"postern/maildir/durable"
@@ -26,6 +27,10 @@ type pendingAdd struct {
 	size   int64
 	source any
 
+	// async: a delivery whose file is already durable, numbered by the
+	// background committer (Options.DeferNumbering); nobody waits for it.
+	async bool
+
 	// Guarded by the folder's mu.
 	numbered bool  // numbering ran: e.uid is set, or err
 	queued   bool  // in commitState.pending, waiting for publication
@@ -40,13 +45,21 @@ type pendingAdd struct {
 type commitState struct {
 	qmu      sync.Mutex
 	toNumber []*pendingAdd // linked, waiting for a UID; guarded by qmu
+	running  bool          // the background committer runs; guarded by qmu
+	deferred uint64        // async adds queued so far; guarded by qmu
+	// hurry cuts the committer's wait short (buffered, one slot).
+	hurry chan struct{}
 
 	// newSync and curSync share the fsyncs of new/ or cur/, each with
 	// dovecot-uidlist, among the adds waiting for them.
 	newSync, curSync syncGroup
+	// newDirSync and curDirSync share the directory fsyncs of deferred
+	// deliveries, ulSync the committer's fsyncs of dovecot-uidlist.
+	newDirSync, curDirSync, ulSync syncGroup
 
 	// Guarded by the folder's mu.
 	pending []*pendingAdd // numbered, unpublished, in UID order
+	settled uint64        // async adds published or dropped
 	// wake is closed (and replaced) whenever adds were published.
 	wake chan struct{}
 }
@@ -69,7 +82,7 @@ func (f *Folder) commits() *commitState {
 	if commitStates.m == nil {
 		commitStates.m = map[weak.Pointer[Folder]]*commitState{}
 	}
-	c := &commitState{wake: make(chan struct{})}
+	c := &commitState{wake: make(chan struct{}), hurry: make(chan struct{}, 1)}
 	commitStates.m[k] = c
 	runtime.AddCleanup(f, func(k weak.Pointer[Folder]) {
 		commitStates.Lock()
@@ -122,7 +135,7 @@ func (f *Folder) commitAdd(p *pendingAdd, dir string) (m Message, kept bool, err
 		// The fsyncs began after this add was numbered, so they cover
 		// it and every add of the same directory numbered before it.
 		for _, q := range c.pending {
-			if q.e.inNew == p.e.inNew && !q.durable {
+			if (q.async || q.e.inNew == p.e.inNew) && !q.durable {
 				q.durable = true
 			}
 			if q == p {
@@ -177,6 +190,22 @@ func (f *Folder) numberQueuedLocked(c *commitState) {
 			}
 		}
 	}
+	defer func() {
+		settled := false
+		for _, p := range batch {
+			if p.async && !p.queued {
+				// Failed, or numbered by a scan: settled now.
+				c.settled++
+				settled = true
+				if p.err != nil {
+					f.acct.st.log.Error("numbering a delivery failed; the next scan numbers it", "user", f.acct.user, "folder", f.name, "file", p.e.base, "err", p.err)
+				}
+			}
+		}
+		if settled {
+			c.wakeAll()
+		}
+	}()
 	for _, p := range batch {
 		p.numbered = true
 	}
@@ -241,6 +270,9 @@ func (f *Folder) publishReadyLocked(c *commitState) {
 	var bytes int64
 	for _, p := range ready {
 		p.done = true
+		if p.async {
+			c.settled++
+		}
 		if p.failed != nil {
 			p.err = p.failed
 			continue
@@ -268,6 +300,11 @@ func (f *Folder) publishReadyLocked(c *commitState) {
 	}
 	f.cacheDatesLocked(added)
 	f.acct.quota.add(bytes, int64(len(added)))
+	c.wakeAll()
+}
+
+// wakeAll wakes every caller waiting for adds. The folder's mu is held.
+func (c *commitState) wakeAll() {
 	close(c.wake)
 	c.wake = make(chan struct{})
 }
@@ -294,4 +331,151 @@ func (f *Folder) flushPendingLocked() error {
 	}
 	f.publishReadyLocked(c)
 	return nil
+}
+
+// deferDelay is how long the background committer lets deferred
+// deliveries gather before numbering them together (unless someone waits
+// for them: see awaitDeferred).
+const deferDelay = 10 * time.Millisecond
+
+// deferAdd makes the directory holding a deferred delivery's link durable
+// and queues it for the folder's background committer, starting it if
+// needed. It returns once the message file is durable.
+func (f *Folder) deferAdd(p *pendingAdd, dir string) error {
+	c := f.commits()
+	group := &c.newDirSync
+	if !p.e.inNew {
+		group = &c.curDirSync
+	}
+	if err := group.do(func() error { return syncDir(dir) }); err != nil {
+		return ioErr("maildir: sync", err)
+	}
+	p.async = true
+	c.qmu.Lock()
+	c.toNumber = append(c.toNumber, p)
+	c.deferred++
+	start := !c.running
+	c.running = true
+	c.qmu.Unlock()
+	if start {
+		f.acct.st.committers.add()
+		go f.commitDeferred(c)
+	}
+	return nil
+}
+
+// commitDeferred is the background committer: it numbers the queued
+// adds together, fsyncs dovecot-uidlist once for them and publishes them,
+// until the queue is empty.
+func (f *Folder) commitDeferred(c *commitState) {
+	defer f.acct.st.committers.done()
+	t := time.NewTimer(deferDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-c.hurry:
+		}
+		t.Reset(deferDelay)
+		f.mu.Lock()
+		f.numberQueuedLocked(c)
+		var batch []*pendingAdd
+		for _, q := range c.pending {
+			if q.async && !q.durable {
+				batch = append(batch, q)
+			}
+		}
+		f.mu.Unlock()
+		if len(batch) > 0 {
+			f.commitDeferredBatch(c, batch)
+		}
+		c.qmu.Lock()
+		if len(c.toNumber) == 0 {
+			c.running = false
+			c.qmu.Unlock()
+			return
+		}
+		c.qmu.Unlock()
+	}
+}
+
+// commitDeferredBatch fsyncs dovecot-uidlist for numbered deferred
+// deliveries and publishes them.
+func (f *Folder) commitDeferredBatch(c *commitState, batch []*pendingAdd) {
+	err := c.ulSync.do(f.syncUIDList)
+	if err != nil {
+		err = ioErr("maildir: fsync uidlist", err)
+		f.acct.st.log.Error("numbering deliveries failed; the next scan numbers them", "user", f.acct.user, "folder", f.name, "err", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, q := range batch {
+		if !q.durable {
+			q.durable, q.failed = true, err
+		}
+	}
+	f.publishReadyLocked(c)
+}
+
+// hurryDeferred makes the folder's background committer, if it waits,
+// number the deliveries queued at once.
+func (f *Folder) hurryDeferred() {
+	select {
+	case f.commits().hurry <- struct{}{}:
+	default:
+	}
+}
+
+// awaitDeferred waits until every deferred delivery queued before the
+// call is numbered and published (or dropped).
+func (f *Folder) awaitDeferred() {
+	c := f.commits()
+	c.qmu.Lock()
+	target := c.deferred
+	c.qmu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c.settled < target {
+		f.hurryDeferred()
+		w := c.wake
+		f.mu.Unlock()
+		<-w
+		f.mu.Lock()
+	}
+}
+
+// activity counts running goroutines that a Close must wait for.
+type activity struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0; nil while n is 0
+}
+
+func (a *activity) add() {
+	a.mu.Lock()
+	if a.n == 0 {
+		a.idle = make(chan struct{})
+	}
+	a.n++
+	a.mu.Unlock()
+}
+
+func (a *activity) done() {
+	a.mu.Lock()
+	a.n--
+	if a.n == 0 {
+		close(a.idle)
+		a.idle = nil
+	}
+	a.mu.Unlock()
+}
+
+// wait returns once no goroutine counted is running.
+func (a *activity) wait() {
+	a.mu.Lock()
+	idle := a.idle
+	a.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
 }

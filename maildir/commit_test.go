@@ -89,6 +89,53 @@ func (d *durability) shownDurable(f *Folder, m Message) string {
 	return ""
 }
 
+// shownLog follows a folder's EventNew events and notes every message
+// shown before it was durable, or out of UID order.
+type shownLog struct {
+	mu       sync.Mutex
+	problems []string
+	last     uint32
+	events   int
+}
+
+// watch subscribes to f until the test ends.
+func (d *durability) watch(t *testing.T, f *Folder) *shownLog {
+	l := &shownLog{}
+	_, _, cancel := f.Subscribe(func(ev Event) {
+		if ev.Kind != EventNew {
+			return
+		}
+		why := d.shownDurable(f, ev.Message)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.events++
+		if why != "" {
+			l.problems = append(l.problems, why)
+		}
+		if ev.Message.UID <= l.last {
+			l.problems = append(l.problems, fmt.Sprintf("UID %d shown after %d", ev.Message.UID, l.last))
+		}
+		l.last = ev.Message.UID
+	})
+	t.Cleanup(cancel)
+	return l
+}
+
+// check fails the test for every problem noted, and unless want
+// messages were shown and f holds them.
+func (l *shownLog) check(t *testing.T, f *Folder, want int) {
+	t.Helper()
+	msgs, _, err := f.Messages()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range l.problems {
+		t.Error(p)
+	}
+	if err != nil || len(msgs) != want || l.events != want {
+		t.Errorf("%d messages (%v), %d events, want %d", len(msgs), err, l.events, want)
+	}
+}
+
 // TestUIDShownOnlyWhenDurable: concurrent deliveries and APPENDs are
 // shown to subscribers (and returned) only once the message's file and
 // its dovecot-uidlist record are both on stable storage, in UID order.
@@ -98,27 +145,7 @@ func TestUIDShownOnlyWhenDurable(t *testing.T) {
 	s := openTestStore(t, t.TempDir())
 	const user = "anna@example.org"
 	f := testFolder(t, s, user, "INBOX")
-	var mu sync.Mutex
-	var problems []string
-	var last uint32
-	events := 0
-	_, _, cancel := f.Subscribe(func(ev Event) {
-		if ev.Kind != EventNew {
-			return
-		}
-		why := d.shownDurable(f, ev.Message)
-		mu.Lock()
-		defer mu.Unlock()
-		events++
-		if why != "" {
-			problems = append(problems, why)
-		}
-		if ev.Message.UID <= last {
-			problems = append(problems, fmt.Sprintf("UID %d shown after %d", ev.Message.UID, last))
-		}
-		last = ev.Message.UID
-	})
-	defer cancel()
+	shown := d.watch(t, f)
 
 	const workers, each = 8, 12
 	var wg sync.WaitGroup
@@ -155,15 +182,7 @@ func TestUIDShownOnlyWhenDurable(t *testing.T) {
 	for err := range errc {
 		t.Error(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, p := range problems {
-		t.Error(p)
-	}
-	msgs, _, err := f.Messages()
-	if err != nil || len(msgs) != workers*each || events != workers*each {
-		t.Fatalf("%d messages (%v), %d events, want %d", len(msgs), err, events, workers*each)
-	}
+	shown.check(t, f, workers*each)
 }
 
 // TestDeliverFsyncFailure: when the fsync covering a delivery fails, the
@@ -232,5 +251,67 @@ func TestDeliverRenamesOrLinks(t *testing.T) {
 		if ents, _ := os.ReadDir(f.path("tmp")); len(ents) != 0 {
 			t.Errorf("%s: tmp/ holds %d files", u, len(ents))
 		}
+	}
+}
+
+// TestDeferredNumbering: with Options.DeferNumbering, Deliver returns once
+// the file is durable; the background committer then shows every
+// delivery in UID order, each only once its record is durable too; Close
+// waits for it, so that the uidlist lists every message.
+func TestDeferredNumbering(t *testing.T) {
+	var d durability
+	d.install(t)
+	root := t.TempDir()
+	s, err := Open(root, Options{Hostname: "test", WatchInterval: -1, DeferNumbering: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const user = "anna@example.org"
+	f := testFolder(t, s, user, "INBOX")
+	shown := d.watch(t, f)
+	const workers, each = 8, 12
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				msg := fmt.Sprintf("Subject: %d/%d\r\n\r\nbody\r\n", w, i)
+				errs, err := s.Deliver(context.Background(), strings.NewReader(msg), []Target{{User: user}})
+				if err == nil {
+					err = errs[0]
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// Every file is durable in new/ as soon as its Deliver returned.
+	ents, _ := os.ReadDir(f.path("new"))
+	d.mu.Lock()
+	for _, e := range ents {
+		if !d.files[filepath.Join(f.path("new"), e.Name())] {
+			t.Errorf("%s not durable after Deliver returned", e.Name())
+		}
+	}
+	d.mu.Unlock()
+	f.awaitDeferred()
+	shown.check(t, f, workers*each)
+
+	// Close waits for the committer: every delivery is in the uidlist.
+	deliver(t, s, user, "Subject: last\r\n\r\nlast\r\n")
+	s.Close()
+	data, err := os.ReadFile(f.uidListPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := parseUIDList(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.recs) != workers*each+1 {
+		t.Fatalf("uidlist after Close: %d records, want %d", len(l.recs), workers*each+1)
 	}
 }

@@ -20,7 +20,8 @@ type Target struct {
 
 // Deliver stores one message for every target. It returns per-target
 // errors (ErrOverQuota, ErrNotFound ...) and a global error if nothing
-// could be written. It returns only when the message is durable.
+// could be written. It returns only when the message is durable, and
+// shown in its folders unless Options.DeferNumbering is set.
 func (s *Store) Deliver(ctx context.Context, msg io.Reader, to []Target) ([]error, error) {
 	errs := make([]error, len(to))
 	folders := make([]*Folder, len(to))
@@ -78,7 +79,7 @@ func (s *Store) Deliver(ctx context.Context, msg io.Reader, to []Target) ([]erro
 			errs[i] = err
 			continue
 		}
-		_, err := f.add(tmp, base, size, date, to[i].Flags, nil, i == last)
+		_, err := f.add(tmp, base, size, date, to[i].Flags, nil, i == last, s.opts.DeferNumbering)
 		renamed = renamed || (i == last && err == nil)
 		if err != nil {
 			errs[i] = err
@@ -102,7 +103,7 @@ func (f *Folder) Append(r io.Reader, flags []string, date time.Time, source any)
 		os.Remove(tmp)
 		return Message{}, err
 	}
-	m, err := f.add(tmp, base, size, mtime, flags, source, true)
+	m, err := f.add(tmp, base, size, mtime, flags, source, true, false)
 	if err != nil {
 		os.Remove(tmp) // the rename may not have happened
 	}

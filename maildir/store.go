@@ -28,6 +28,17 @@ type Options struct {
 	// made by other processes (Dovecot, scripts, mv); default 1s. A
 	// negative value turns the watcher off (Rescan still works).
 	WatchInterval time.Duration
+	// DeferNumbering makes Deliver return as soon as the message file is
+	// durable in new/ (write, fsync, rename, fsync of the directory: the
+	// message is safe). Its UID is then given, made durable and
+	// published by the folder's background committer, which numbers the
+	// deliveries of a few milliseconds together (one dotlock, one append
+	// to dovecot-uidlist, one fsync of it). Until then Messages and
+	// Status do not show it; sessions get its EventNew a few
+	// milliseconds later. A crash in between loses nothing: the file
+	// gets its UID at the next scan. Off, Deliver returns only once the
+	// message is shown. APPEND and COPY always return with the UID.
+	DeferNumbering bool
 }
 
 // Store is the message store under one root directory (<data>/mail). It
@@ -48,6 +59,9 @@ type Store struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+	// committers counts the running background committers (see
+	// Options.DeferNumbering); Close waits for them.
+	committers activity
 }
 
 // Open opens (creating it if needed) the store rooted at root.
@@ -93,7 +107,8 @@ func Open(root string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the watcher and writes the index of every loaded folder
+// Close stops the watcher, waits for deferred deliveries to be numbered
+// (see Options.DeferNumbering) and writes the index of every loaded folder
 // (see indexFile). Folders stay usable for calls in flight.
 func (s *Store) Close() error {
 	s.mu.Lock()
@@ -105,6 +120,12 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
+	for _, a := range s.accountList() {
+		for _, f := range a.openFolders() {
+			f.hurryDeferred()
+		}
+	}
+	s.committers.wait()
 	s.saveIndexes()
 	return nil
 }
@@ -134,6 +155,17 @@ func (s *Store) nextBase(t time.Time) string {
 	return uniqueBase(t, s.pid, s.seq.Add(1), s.host)
 }
 
+// accountList returns the accounts opened so far.
+func (s *Store) accountList() []*Account {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	accts := make([]*Account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		accts = append(accts, a)
+	}
+	return accts
+}
+
 // watch rescans open folders every interval until Close.
 func (s *Store) watch(every time.Duration) {
 	defer s.wg.Done()
@@ -145,13 +177,7 @@ func (s *Store) watch(every time.Duration) {
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		accts := make([]*Account, 0, len(s.accounts))
-		for _, a := range s.accounts {
-			accts = append(accts, a)
-		}
-		s.mu.Unlock()
-		for _, a := range accts {
+		for _, a := range s.accountList() {
 			for _, f := range a.openFolders() {
 				if err := f.rescanIfChanged(); err != nil {
 					s.log.Warn("rescan failed", "user", a.user, "folder", f.Name(), "err", err)
