@@ -95,31 +95,46 @@ func (s *session) resolve(set imap.NumSet) []target {
 	m, st := s.sel.mbox, s.sel.st
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []target
+	// match returns the client's sequence number of m.msgs[i] when the set
+	// names it.
+	var match func(i int) (uint32, bool)
 	switch set := set.(type) {
 	case imap.SeqSet:
 		var maxSeq uint32
 		for i := len(m.msgs); i > 0 && maxSeq == 0; i-- {
 			maxSeq = st.EncodeSeqNum(uint32(i))
 		}
-		for i := range m.msgs {
+		match = func(i int) (uint32, bool) {
 			seq := st.EncodeSeqNum(uint32(i + 1))
-			if seq != 0 && seqSetHas(set, seq, maxSeq) {
-				out = append(out, target{seq: seq, msg: m.msgs[i]})
-			}
+			return seq, seq != 0 && seqSetHas(set, seq, maxSeq)
 		}
 	case imap.UIDSet:
 		var maxUID imap.UID
 		if n := len(m.msgs); n > 0 {
 			maxUID = imap.UID(m.msgs[n-1].UID)
 		}
-		for i := range m.msgs {
+		match = func(i int) (uint32, bool) {
 			if !uidSetHas(set, imap.UID(m.msgs[i].UID), maxUID) {
-				continue
+				return 0, false
 			}
-			if seq := st.EncodeSeqNum(uint32(i + 1)); seq != 0 {
-				out = append(out, target{seq: seq, msg: m.msgs[i]})
-			}
+			seq := st.EncodeSeqNum(uint32(i + 1))
+			return seq, seq != 0
+		}
+	default:
+		return nil
+	}
+	// Counted first: a 1:* of a large folder would otherwise grow (copy
+	// and collect) the slice a dozen times.
+	n := 0
+	for i := range m.msgs {
+		if _, ok := match(i); ok {
+			n++
+		}
+	}
+	out := make([]target, 0, n)
+	for i := range m.msgs {
+		if seq, ok := match(i); ok {
+			out = append(out, target{seq: seq, msg: m.msgs[i]})
 		}
 	}
 	return out
