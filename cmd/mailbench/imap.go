@@ -53,6 +53,7 @@ func runIMAP(args []string, out io.Writer) error {
 	conn := addIMAPConnFlags(fs, "127.0.0.1:143", false)
 	runs := fs.Int("runs", 5, "repeat and report the median")
 	only := fs.String("fetch", "uid_flags,envelope_size,body_peek", "FETCH steps to time after SELECT, comma-separated (empty: SELECT only)")
+	hold := fs.Bool("hold", false, "keep another connection in IDLE on INBOX meanwhile (its SELECT is reported as select_held)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,6 +70,15 @@ func runIMAP(args []string, out io.Writer) error {
 		}
 		want[name] = true
 	}
+	if *hold {
+		// A client that already has the folder open, such as a phone
+		// in IDLE: the server may share its view of the folder.
+		held, _, err := idleSession(conn)
+		if err != nil {
+			return fmt.Errorf("held connection: %w", err)
+		}
+		defer held.close()
+	}
 	samples := map[string][]float64{}
 	var count uint32
 	for i := 0; i < *runs; i++ {
@@ -78,6 +88,9 @@ func runIMAP(args []string, out io.Writer) error {
 		}
 		count = n
 		for k, d := range times {
+			if k == "select" && *hold {
+				k = "select_held"
+			}
 			samples[k] = append(samples[k], float64(d)/float64(time.Millisecond))
 		}
 	}

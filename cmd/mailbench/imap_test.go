@@ -46,4 +46,18 @@ func TestIMAPModeAgainstDovecot(t *testing.T) {
 			t.Errorf("step %s missing from %s", step, out.String())
 		}
 	}
+
+	// SELECT alone while another connection idles on INBOX.
+	out.Reset()
+	err = runIMAP([]string{"-addr", d.IMAPAddr, "-user", "bob@example.org", "-pass", d.Password, "-runs", "1", "-fetch", "", "-hold"}, &out)
+	if err != nil {
+		t.Fatalf("imap mode -hold: %v", err)
+	}
+	res = imapResult{}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("result %q: %v", out.String(), err)
+	}
+	if _, ok := res.MedianMS["select_held"]; !ok || len(res.MedianMS) != 1 {
+		t.Errorf("-fetch \"\" -hold: %s, want select_held only", out.String())
+	}
 }

@@ -22,6 +22,7 @@ func init() {
 // imapReportSteps are the rows of the table, in order.
 var imapReportSteps = []struct{ key, label string }{
 	{"select", "SELECT INBOX"},
+	{"select_held", "SELECT INBOX, another session in IDLE on it"},
 	{"uid_flags", "UID FETCH 1:* (UID FLAGS)"},
 	{"envelope_size", "UID FETCH 1:* (ENVELOPE RFC822.SIZE)"},
 	{"body_peek", "UID FETCH 1:* BODY.PEEK[]"},

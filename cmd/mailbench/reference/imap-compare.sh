@@ -13,7 +13,8 @@
 #   4. warms both (one untimed pass of every step: Postern's first scan,
 #      Dovecot's index build), then runs `mailbench imap -tls -runs 1`
 #      $RUNS times against each server in turn (SELECT INBOX, UID FETCH 1:*
-#      (UID FLAGS), (ENVELOPE RFC822.SIZE), BODY.PEEK[]);
+#      (UID FLAGS), (ENVELOPE RFC822.SIZE), BODY.PEEK[]), and each time a
+#      SELECT while another connection idles on INBOX (-hold);
 #   5. restarts Postern (a clean heap) and measures memory per connection
 #      with `mailbench imap-idle`: $CONNS TLS connections logged in, INBOX
 #      selected, in IDLE; the server's Pss and RSS before and after (the
@@ -180,8 +181,10 @@ imap "$D_ADDR" -runs 1 >>"$WORK/warm.jsonl"
 for i in $(seq "$RUNS"); do
 	log "run $i/$RUNS: postern"
 	imap "$P_ADDR" -runs 1 >>"$WORK/postern.jsonl"
+	imap "$P_ADDR" -runs 1 -fetch "" -hold >>"$WORK/postern.jsonl"
 	log "run $i/$RUNS: dovecot"
 	imap "$D_ADDR" -runs 1 >>"$WORK/dovecot.jsonl"
+	imap "$D_ADDR" -runs 1 -fetch "" -hold >>"$WORK/dovecot.jsonl"
 done
 
 log "idle memory: $CONNS connections each"
