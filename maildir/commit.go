@@ -194,9 +194,11 @@ func (f *Folder) numberQueuedLocked(c *commitState) {
 		settled := false
 		for _, p := range batch {
 			if p.async && !p.queued {
-				// Failed, or numbered by a scan: settled now.
+				// Failed, or numbered by a scan: settled now, and counted
+				// by the scan that shows it, not by its Deliver.
 				c.settled++
 				settled = true
+				f.acct.quota.add(-p.size, -1)
 				if p.err != nil {
 					f.acct.st.log.Error("numbering a delivery failed; the next scan numbers it", "user", f.acct.user, "folder", f.name, "file", p.e.base, "err", p.err)
 				}
@@ -267,11 +269,15 @@ func (f *Folder) publishReadyLocked(c *commitState) {
 	ready := c.pending[:n]
 	c.pending = append([]*pendingAdd(nil), c.pending[n:]...)
 	var added []entry
-	var bytes int64
+	var bytes, count int64
 	for _, p := range ready {
 		p.done = true
 		if p.async {
 			c.settled++
+			// Counted when its Deliver returned: uncounted below unless
+			// shown here.
+			bytes -= p.size
+			count--
 		}
 		if p.failed != nil {
 			p.err = p.failed
@@ -295,11 +301,12 @@ func (f *Folder) publishReadyLocked(c *commitState) {
 		f.insertLocked(p.e)
 		added = append(added, p.e)
 		bytes += p.size
+		count++
 		p.m = f.message(&f.msgs[f.find(p.e.uid)])
 		f.publishLocked(Event{Kind: EventNew, Message: p.m, Source: p.source})
 	}
 	f.cacheDatesLocked(added)
-	f.acct.quota.add(bytes, int64(len(added)))
+	f.acct.quota.add(bytes, count)
 	c.wakeAll()
 }
 
@@ -350,6 +357,8 @@ func (f *Folder) deferAdd(p *pendingAdd, dir string) error {
 	if err := group.do(func() error { return syncDir(dir) }); err != nil {
 		return ioErr("maildir: sync", err)
 	}
+	// Counted at once, so that the next delivery's quota check sees it.
+	f.acct.quota.add(p.size, 1)
 	p.async = true
 	c.qmu.Lock()
 	c.toNumber = append(c.toNumber, p)

@@ -315,3 +315,33 @@ func TestDeferredNumbering(t *testing.T) {
 		t.Fatalf("uidlist after Close: %d records, want %d", len(l.recs), workers*each+1)
 	}
 }
+
+// TestDeferredQuota: a deferred delivery counts against the quota as soon
+// as Deliver returns, before it is numbered, and exactly once after.
+func TestDeferredQuota(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.TempDir(), Options{Hostname: "test", WatchInterval: -1, DeferNumbering: true,
+		Quota: func(string) (int64, int64) { return 0, 3 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const user = "anna@example.org"
+	const msg = "Subject: q\r\n\r\nbody\r\n"
+	for range 3 {
+		deliver(t, s, user, msg)
+	}
+	errs, err := s.Deliver(context.Background(), strings.NewReader(msg), []Target{{User: user}})
+	if err == nil || !errors.Is(errs[0], ErrOverQuota) {
+		t.Fatalf("fourth delivery: %v %v, want over quota", err, errs)
+	}
+	f := testFolder(t, s, user, "INBOX")
+	f.awaitDeferred()
+	a, _ := s.Account(user)
+	if b, n := a.Usage(); n != 3 || b != 3*int64(len(msg)) {
+		t.Fatalf("usage %d bytes, %d messages; want %d, 3", b, n, 3*len(msg))
+	}
+	if msgs, _, _ := f.Messages(); len(msgs) != 3 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+}
