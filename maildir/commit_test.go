@@ -1,11 +1,15 @@
 package maildir
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -344,4 +348,111 @@ func TestDeferredQuota(t *testing.T) {
 	if msgs, _, _ := f.Messages(); len(msgs) != 3 {
 		t.Fatalf("%d messages", len(msgs))
 	}
+}
+
+// deferredCrashEnv names the store root of TestDeferredCrash's child.
+const deferredCrashEnv = "POSTERN_MAILDIR_DEFERRED_CRASH_CHILD"
+
+// TestDeferredCrashChild is TestDeferredCrash's child process, run by it
+// with deferredCrashEnv set (it does nothing otherwise): it delivers with
+// Options.DeferNumbering for ever, printing "ok <n>" when the delivery of
+// message n returned and "uid <user> <uid> <n>" when a UID was shown.
+func TestDeferredCrashChild(t *testing.T) {
+	root := os.Getenv(deferredCrashEnv)
+	if root == "" {
+		return
+	}
+	s, err := Open(root, Options{Hostname: "crash", WatchInterval: -1, DeferNumbering: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	out := bufio.NewWriter(os.Stdout)
+	say := func(format string, args ...any) {
+		mu.Lock()
+		fmt.Fprintf(out, format, args...)
+		out.Flush()
+		mu.Unlock()
+	}
+	for ui, user := range crashUsers {
+		f := testFolder(t, s, user, "INBOX")
+		f.Subscribe(func(ev Event) {
+			if ev.Kind != EventNew {
+				return
+			}
+			// Runs with the folder locked: read the file, not the folder.
+			data, err := os.ReadFile(f.path("new/" + ev.Message.Key))
+			var n int
+			if _, serr := fmt.Sscanf(string(data), "Message-ID: <%d@crash>", &n); err == nil && serr == nil {
+				say("uid %d %d %d\n", ui, ev.Message.UID, n)
+			}
+		})
+	}
+	n, _ := strconv.Atoi(os.Getenv(deferredCrashEnv + "_FROM"))
+	for ; ; n++ {
+		to := []Target{{User: crashUsers[n%2]}}
+		if n%3 == 0 {
+			to = []Target{{User: crashUsers[0]}, {User: crashUsers[1]}}
+		}
+		errs, err := s.Deliver(context.Background(), strings.NewReader(crashMessage(n)), to)
+		if err == nil {
+			err = errors.Join(errs...)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		say("ok %d\n", n)
+	}
+}
+
+// TestDeferredCrash: a child delivering with Options.DeferNumbering is
+// killed with SIGKILL at random moments. After each kill a fresh store
+// shows every acknowledged delivery exactly once and complete, and every
+// UID the child showed still names the message it named (a UID shown
+// before its record was durable could come back for another message).
+func TestDeferredCrash(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	acked := map[int]bool{}
+	uidOwner := map[string]map[uint32]int{}
+	for _, u := range crashUsers {
+		uidOwner[u] = map[uint32]int{}
+	}
+	next, shown := 0, 0
+	for round := 0; round < 6; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDeferredCrashChild$")
+		cmd.Env = append(os.Environ(), deferredCrashEnv+"="+root, deferredCrashEnv+"_FROM="+strconv.Itoa(next))
+		cmd.Stderr = os.Stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		kill := time.AfterFunc(time.Duration(150+rand.IntN(350))*time.Millisecond, func() { cmd.Process.Kill() })
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var n, ui int
+			var uid uint32
+			if _, err := fmt.Sscanf(sc.Text(), "ok %d", &n); err == nil {
+				acked[n] = true
+				next = max(next, n+1)
+			} else if _, err := fmt.Sscanf(sc.Text(), "uid %d %d %d", &ui, &uid, &n); err == nil {
+				if owner, ok := uidOwner[crashUsers[ui]][uid]; ok && owner != n {
+					t.Fatalf("%s: UID %d shown for message %d, earlier for %d", crashUsers[ui], uid, n, owner)
+				}
+				uidOwner[crashUsers[ui]][uid] = n
+				shown++
+			}
+		}
+		kill.Stop()
+		cmd.Wait()
+		next++
+		checkAfterCrash(t, root, acked, uidOwner)
+	}
+	if len(acked) < 50 || shown < 50 {
+		t.Fatalf("only %d deliveries acknowledged, %d UIDs shown", len(acked), shown)
+	}
+	t.Logf("%d acknowledged deliveries, %d UIDs shown", len(acked), shown)
 }
