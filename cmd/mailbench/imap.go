@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -33,6 +32,9 @@ type imapResult struct {
 	Runs     int                `json:"runs"`
 	Messages uint32             `json:"messages"`
 	MedianMS map[string]float64 `json:"median_ms"`
+	// CPUMS is the median CPU time the server (-pid and its descendants)
+	// used in each step, from /proc in 10 ms ticks.
+	CPUMS map[string]float64 `json:"server_cpu_ms,omitempty"`
 }
 
 // imapStep is one timed FETCH.
@@ -53,6 +55,7 @@ func runIMAP(args []string, out io.Writer) error {
 	conn := addIMAPConnFlags(fs, "127.0.0.1:143", false)
 	runs := fs.Int("runs", 5, "repeat and report the median")
 	only := fs.String("fetch", "uid_flags,envelope_size,body_peek", "FETCH steps to time after SELECT, comma-separated (empty: SELECT only)")
+	pid := fs.Int("pid", 0, "server process whose CPU time (with its descendants') each step reports; 0 = none")
 	hold := fs.Bool("hold", false, "keep another connection in IDLE on INBOX meanwhile (its SELECT is reported as select_held)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,31 +82,44 @@ func runIMAP(args []string, out io.Writer) error {
 		}
 		defer held.close()
 	}
-	samples := map[string][]float64{}
+	samples, cpu := map[string][]float64{}, map[string][]float64{}
 	var count uint32
 	for i := 0; i < *runs; i++ {
-		n, times, err := imapRunOnce(conn, want)
+		n, times, err := imapRunOnce(conn, want, *pid)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
 		count = n
-		for k, d := range times {
-			if k == "select" && *hold {
-				k = "select_held"
+		add := func(to map[string][]float64, from map[string]time.Duration) {
+			for k, d := range from {
+				if k == "select" && *hold {
+					k = "select_held"
+				}
+				to[k] = append(to[k], float64(d)/float64(time.Millisecond))
 			}
-			samples[k] = append(samples[k], float64(d)/float64(time.Millisecond))
 		}
+		add(samples, times.wall)
+		add(cpu, times.cpu)
 	}
-	res := imapResult{Mode: "imap", Addr: *conn.addr, Runs: *runs, Messages: count, MedianMS: map[string]float64{}}
-	keys := make([]string, 0, len(samples))
-	for k := range samples {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		res.MedianMS[k] = Median(samples[k])
+	res := imapResult{Mode: "imap", Addr: *conn.addr, Runs: *runs, Messages: count, MedianMS: medians(samples)}
+	if *pid != 0 {
+		res.CPUMS = medians(cpu)
 	}
 	return writeResult(out, res)
+}
+
+// medians returns the median of every key's samples.
+func medians(samples map[string][]float64) map[string]float64 {
+	m := make(map[string]float64, len(samples))
+	for k, v := range samples {
+		m[k] = Median(v)
+	}
+	return m
+}
+
+// stepTimes are one run's wall-clock and server CPU times by step.
+type stepTimes struct {
+	wall, cpu map[string]time.Duration
 }
 
 // imapConnFlags are the flags saying how to reach and log in to the
@@ -158,34 +174,62 @@ func (f imapConnFlags) login() (*imapclient.Client, error) {
 }
 
 // imapRunOnce logs in, times SELECT and each fetch step, and logs out.
-func imapRunOnce(conn imapConnFlags, want map[string]bool) (uint32, map[string]time.Duration, error) {
+func imapRunOnce(conn imapConnFlags, want map[string]bool, pid int) (uint32, stepTimes, error) {
+	times := stepTimes{wall: map[string]time.Duration{}, cpu: map[string]time.Duration{}}
 	c, err := conn.login()
 	if err != nil {
-		return 0, nil, err
+		return 0, times, err
 	}
 	defer c.Close()
-	times := map[string]time.Duration{}
-	start := time.Now()
+	var cpu0 time.Duration
+	var start time.Time
+	begin := func() error { // starts timing a step
+		if pid != 0 {
+			if cpu0, err = treeCPU(pid); err != nil {
+				return err
+			}
+		}
+		start = time.Now()
+		return nil
+	}
+	end := func(name string) error { // records the step begun last
+		times.wall[name] = time.Since(start)
+		if pid != 0 {
+			cpu1, err := treeCPU(pid)
+			if err != nil {
+				return err
+			}
+			times.cpu[name] = cpu1 - cpu0
+		}
+		return nil
+	}
+	if err := begin(); err != nil {
+		return 0, times, err
+	}
 	sel, err := c.Select("INBOX", nil).Wait()
 	if err != nil {
-		return 0, nil, fmt.Errorf("select: %w", err)
+		return 0, times, fmt.Errorf("select: %w", err)
 	}
-	times["select"] = time.Since(start)
+	if err := end("select"); err != nil {
+		return 0, times, err
+	}
 	if sel.NumMessages > 0 {
 		all := imap.UIDSet{{Start: 1, Stop: 0}}
 		for _, st := range imapSteps {
 			if !want[st.name] {
 				continue
 			}
+			if err := begin(); err != nil {
+				return 0, times, err
+			}
 			deadline := time.AfterFunc(imapStepTimeout, func() { c.Close() })
-			start = time.Now()
 			cmd := c.Fetch(all, st.fetch)
 			for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 				for item := msg.Next(); item != nil; item = msg.Next() {
 					if b, ok := item.(imapclient.FetchItemDataBodySection); ok {
 						if _, err := io.Copy(io.Discard, b.Literal); err != nil {
 							deadline.Stop()
-							return 0, nil, fmt.Errorf("%s: %w", st.name, err)
+							return 0, times, fmt.Errorf("%s: %w", st.name, err)
 						}
 					}
 				}
@@ -193,13 +237,15 @@ func imapRunOnce(conn imapConnFlags, want map[string]bool) (uint32, map[string]t
 			err := cmd.Close()
 			deadline.Stop()
 			if err != nil {
-				return 0, nil, fmt.Errorf("%s: %w", st.name, err)
+				return 0, times, fmt.Errorf("%s: %w", st.name, err)
 			}
-			times[st.name] = time.Since(start)
+			if err := end(st.name); err != nil {
+				return 0, times, err
+			}
 		}
 	}
 	if err := c.Logout().Wait(); err != nil {
-		return 0, nil, fmt.Errorf("logout: %w", err)
+		return 0, times, fmt.Errorf("logout: %w", err)
 	}
 	return sel.NumMessages, times, nil
 }

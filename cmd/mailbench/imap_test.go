@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"postern/maildir/dovecottest"
@@ -30,7 +31,7 @@ func TestIMAPModeAgainstDovecot(t *testing.T) {
 	}
 	d.Chown()
 	var out bytes.Buffer
-	err := runIMAP([]string{"-addr", d.IMAPAddr, "-user", "bob@example.org", "-pass", d.Password, "-runs", "2"}, &out)
+	err := runIMAP([]string{"-addr", d.IMAPAddr, "-user", "bob@example.org", "-pass", d.Password, "-runs", "2", "-pid", strconv.Itoa(dovecotPID(t, d))}, &out)
 	if err != nil {
 		t.Fatalf("imap mode: %v", err)
 	}
@@ -44,6 +45,9 @@ func TestIMAPModeAgainstDovecot(t *testing.T) {
 	for _, step := range []string{"select", "uid_flags", "envelope_size", "body_peek"} {
 		if _, ok := res.MedianMS[step]; !ok {
 			t.Errorf("step %s missing from %s", step, out.String())
+		}
+		if _, ok := res.CPUMS[step]; !ok {
+			t.Errorf("server CPU of step %s missing from %s", step, out.String())
 		}
 	}
 

@@ -22,16 +22,9 @@ func TestIMAPIdleAgainstDovecot(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Chown()
-	pidText, err := os.ReadFile(filepath.Join(d.Dir, "run", "master.pid"))
-	if err != nil {
-		t.Fatalf("dovecot master pid: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pid := dovecotPID(t, d)
 	var out bytes.Buffer
-	err = runIMAPIdle([]string{"-addr", d.IMAPAddr, "-tls=false", "-starttls", "-insecure", "-user", "bob@example.org",
+	err := runIMAPIdle([]string{"-addr", d.IMAPAddr, "-tls=false", "-starttls", "-insecure", "-user", "bob@example.org",
 		"-pass", d.Password, "-conns", "4", "-pid", strconv.Itoa(pid), "-settle", "100ms"}, &out)
 	if err != nil {
 		t.Fatalf("imap-idle: %v\n%s", err, d.Log())
@@ -49,6 +42,20 @@ func TestIMAPIdleAgainstDovecot(t *testing.T) {
 	if res.After.PssKB <= res.Before.PssKB || res.PssPerKiB <= 0 {
 		t.Errorf("no memory growth measured: %s", out.String())
 	}
+}
+
+// dovecotPID returns the process id of Dovecot's master process.
+func dovecotPID(t *testing.T, d *dovecottest.Dovecot) int {
+	t.Helper()
+	pidText, err := os.ReadFile(filepath.Join(d.Dir, "run", "master.pid"))
+	if err != nil {
+		t.Fatalf("dovecot master pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }
 
 // writeMaildirForTest fills dir (a Maildir) with n generated messages.

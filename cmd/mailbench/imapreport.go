@@ -33,14 +33,15 @@ var imapReportSteps = []struct{ key, label string }{
 type imapSide struct {
 	messages uint32
 	samples  map[string][]float64
+	cpu      map[string][]float64 // server CPU time, when measured
 	idle     *imapIdleResult
 }
 
 // runIMAPReport reads two files of mailbench result lines, one per
 // server, and prints a Markdown table: per step the median over every imap
 // line of the file (each line's value is already the median of its runs),
-// the ratio of the first server to the second, and the memory per idle
-// connection.
+// the ratio of the first server to the second, the same for the servers'
+// CPU time when measured (-pid), and the memory per idle connection.
 func runIMAPReport(args []string, out io.Writer) error {
 	fs := newFlagSet("imap-report")
 	a := fs.String("a", "", "result lines of the measured server (Postern)")
@@ -63,7 +64,7 @@ func runIMAPReport(args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "messages: %s %d, %s %d; runs: %s %d, %s %d\n\n", *aName, sa.messages, *bName, sb.messages,
 		*aName, len(sa.samples["select"]), *bName, len(sb.samples["select"]))
-	fmt.Fprintf(out, "| step | %s | %s | ratio |\n|---|---|---|---|\n", *aName, *bName)
+	fmt.Fprintf(out, "| step | %s | %s | ratio | %s CPU | %s CPU | CPU ratio |\n|---|---|---|---|---|---|---|\n", *aName, *bName, *aName, *bName)
 	for _, st := range imapReportSteps {
 		va, oka := sa.samples[st.key]
 		vb, okb := sb.samples[st.key]
@@ -71,13 +72,18 @@ func runIMAPReport(args []string, out io.Writer) error {
 			continue
 		}
 		ma, mb := Median(va), Median(vb)
-		fmt.Fprintf(out, "| %s | %s ms | %s ms | %.2f |\n", st.label, fmtMS(ma), fmtMS(mb), ma/mb)
+		cpu := "– | – | –"
+		if ca, cb := sa.cpu[st.key], sb.cpu[st.key]; len(ca) > 0 && len(cb) > 0 {
+			mca, mcb := Median(ca), Median(cb)
+			cpu = fmt.Sprintf("%s ms | %s ms | %s", fmtMS(mca), fmtMS(mcb), fmtRatio(mca, mcb))
+		}
+		fmt.Fprintf(out, "| %s | %s ms | %s ms | %.2f | %s |\n", st.label, fmtMS(ma), fmtMS(mb), ma/mb, cpu)
 	}
 	if sa.idle != nil && sb.idle != nil {
 		ia, ib := sa.idle, sb.idle
-		fmt.Fprintf(out, "| memory per IDLE connection (%d TLS, Pss) | %.1f KiB | %.1f KiB | %.2f |\n",
+		fmt.Fprintf(out, "| memory per IDLE connection (%d TLS, Pss) | %.1f KiB | %.1f KiB | %.2f | – | – | – |\n",
 			ia.Conns, ia.PssPerKiB, ib.PssPerKiB, ia.PssPerKiB/ib.PssPerKiB)
-		fmt.Fprintf(out, "| memory per IDLE connection (%d TLS, RSS) | %.1f KiB | %.1f KiB | %.2f |\n",
+		fmt.Fprintf(out, "| memory per IDLE connection (%d TLS, RSS) | %.1f KiB | %.1f KiB | %.2f | – | – | – |\n",
 			ia.Conns, ia.RSSPerKiB, ib.RSSPerKiB, ia.RSSPerKiB/ib.RSSPerKiB)
 		fmt.Fprintf(out, "\nPss KiB per IDLE connection by process: %s: %s; %s: %s\n", *aName, byCommand(ia), *bName, byCommand(ib))
 	}
@@ -105,6 +111,15 @@ func byCommand(r *imapIdleResult) string {
 	return strings.Join(parts, ", ")
 }
 
+// fmtRatio is a/b, or "–" when b is zero (a CPU time under the 10 ms
+// resolution).
+func fmtRatio(a, b float64) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
 // fmtMS prints milliseconds with three significant digits or more.
 func fmtMS(ms float64) string {
 	switch {
@@ -120,7 +135,7 @@ func fmtMS(ms float64) string {
 // readIMAPSide reads one server's result lines; other modes' lines are
 // ignored.
 func readIMAPSide(path string) (imapSide, error) {
-	s := imapSide{samples: map[string][]float64{}}
+	s := imapSide{samples: map[string][]float64{}, cpu: map[string][]float64{}}
 	f, err := os.Open(path)
 	if err != nil {
 		return s, err
@@ -146,6 +161,9 @@ func readIMAPSide(path string) (imapSide, error) {
 			s.messages = r.Messages
 			for k, v := range r.MedianMS {
 				s.samples[k] = append(s.samples[k], v)
+			}
+			for k, v := range r.CPUMS {
+				s.cpu[k] = append(s.cpu[k], v)
 			}
 		case "imap-idle":
 			r := new(imapIdleResult)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // procMem is the memory of a group of processes, in KiB: the sum of their
@@ -24,26 +25,12 @@ type procMem struct {
 // per connection (Dovecot's imap and imap-login) is measured whole.
 // Processes that exit while it reads are skipped.
 func treeMem(root int) (map[string]procMem, error) {
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", root)); err != nil {
-		return nil, fmt.Errorf("process %d: %w", root, err)
-	}
-	children := map[int][]int{}
-	dirs, err := filepath.Glob("/proc/[0-9]*")
+	pids, err := processTree(root)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range dirs {
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		if ppid, ok := parentPID(pid); ok {
-			children[ppid] = append(children[ppid], pid)
-		}
-	}
 	out := map[string]procMem{}
-	queue := []int{root}
-	for len(queue) > 0 {
-		pid := queue[0]
-		queue = queue[1:]
-		queue = append(queue, children[pid]...)
+	for _, pid := range pids {
 		comm, pss, rss, err := readProcMem(pid)
 		if err != nil {
 			if pid == root {
@@ -60,19 +47,75 @@ func treeMem(root int) (map[string]procMem, error) {
 	return out, nil
 }
 
-// parentPID reads the parent of pid from /proc/PID/stat.
-func parentPID(pid int) (int, bool) {
+// processTree returns root and all its descendants, root first.
+func processTree(root int) ([]int, error) {
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", root)); err != nil {
+		return nil, fmt.Errorf("process %d: %w", root, err)
+	}
+	children := map[int][]int{}
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dirs {
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		if ppid, ok := parentPID(pid); ok {
+			children[ppid] = append(children[ppid], pid)
+		}
+	}
+	out := []int{root}
+	for i := 0; i < len(out); i++ {
+		out = append(out, children[out[i]]...)
+	}
+	return out, nil
+}
+
+// clockTick is the unit of the CPU times in /proc/PID/stat (USER_HZ,
+// 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// treeCPU returns the CPU time (user and system) the process root and
+// its descendants have used so far. Processes that exit meanwhile are
+// skipped.
+func treeCPU(root int) (time.Duration, error) {
+	pids, err := processTree(root)
+	if err != nil {
+		return 0, err
+	}
+	var ticks int64
+	for _, pid := range pids {
+		f, ok := statFields(pid)
+		if !ok || len(f) < 13 {
+			continue
+		}
+		// After "(comm)": state is f[0], utime f[11], stime f[12].
+		u, err1 := strconv.ParseInt(f[11], 10, 64)
+		st, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 == nil && err2 == nil {
+			ticks += u + st
+		}
+	}
+	return time.Duration(ticks) * clockTick, nil
+}
+
+// statFields returns the fields of /proc/PID/stat after "(comm)".
+func statFields(pid int) ([]string, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, false
+		return nil, false
 	}
 	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, false
+		return nil, false
 	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
+	return strings.Fields(string(b[i+1:])), true
+}
+
+// parentPID reads the parent of pid from /proc/PID/stat.
+func parentPID(pid int) (int, bool) {
+	f, ok := statFields(pid)
+	if !ok || len(f) < 2 {
 		return 0, false
 	}
 	ppid, err := strconv.Atoi(f[1])

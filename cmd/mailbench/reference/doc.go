@@ -11,9 +11,11 @@
 //     builds postern and mailbench from a commit (REV, default HEAD),
 //     generates a Maildir of MESSAGES (100,000) messages with
 //     `mailbench maildir`, gives Postern (`postern serve`) and Dovecot
-//     each their own copy, warms both, times SELECT and three
-//     `UID FETCH 1:*` with `mailbench imap` alternately RUNS (3) times,
-//     holds CONNS (1,000) TLS connections in IDLE on each with
+//     each their own copy, warms both, times SELECT (also with another
+//     session in IDLE on the folder) and three `UID FETCH 1:*` with
+//     `mailbench imap` alternately RUNS (5) times (wall clock, and the
+//     CPU time of each server's processes), holds CONNS (1,000) TLS
+//     connections in IDLE on each with
 //     `mailbench imap-idle` (server memory read from /proc), and prints
 //     the table of medians and ratios with `mailbench imap-report`.
 //     Run as root: `sudo cmd/mailbench/reference/imap-compare.sh /tmp/cmp`.

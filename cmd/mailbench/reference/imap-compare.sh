@@ -14,14 +14,17 @@
 #      Dovecot's index build), then runs `mailbench imap -tls -runs 1`
 #      $RUNS times against each server in turn (SELECT INBOX, UID FETCH 1:*
 #      (UID FLAGS), (ENVELOPE RFC822.SIZE), BODY.PEEK[]), and each time a
-#      SELECT while another connection idles on INBOX (-hold);
+#      SELECT while another connection idles on INBOX (-hold); beside the
+#      wall-clock times, the CPU time each server's processes used in each
+#      step (/proc, 10 ms ticks: less sensitive to other load on the
+#      machine);
 #   5. restarts Postern (a clean heap) and measures memory per connection
 #      with `mailbench imap-idle`: $CONNS TLS connections logged in, INBOX
 #      selected, in IDLE; the server's Pss and RSS before and after (the
 #      whole process tree: Dovecot's imap and imap-login processes too);
 #   6. prints the table (medians, ratio Postern/Dovecot) and the commit.
 #
-# Environment: MESSAGES (100000), RUNS (3), CONNS (1000), REV (HEAD: the
+# Environment: MESSAGES (100000), RUNS (5), CONNS (1000), REV (HEAD: the
 # commit measured), RUN_AS (mail: the unprivileged user both servers run
 # as). Needs root (setup.sh, the
 # privilege drop of postern serve), Go, Dovecot and Postfix. About 2.5 GB
@@ -32,7 +35,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=${ROOT:-$(cd "$HERE/../../.." && pwd)}
 MESSAGES=${MESSAGES:-100000}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 CONNS=${CONNS:-1000}
 RUN_AS=${RUN_AS:-mail}
 REV=${REV:-HEAD}
@@ -180,11 +183,11 @@ imap "$D_ADDR" -runs 1 >>"$WORK/warm.jsonl"
 : >"$WORK/dovecot.jsonl"
 for i in $(seq "$RUNS"); do
 	log "run $i/$RUNS: postern"
-	imap "$P_ADDR" -runs 1 >>"$WORK/postern.jsonl"
-	imap "$P_ADDR" -runs 1 -fetch "" -hold >>"$WORK/postern.jsonl"
+	imap "$P_ADDR" -runs 1 -pid "$POSTERN_PID" >>"$WORK/postern.jsonl"
+	imap "$P_ADDR" -runs 1 -pid "$POSTERN_PID" -fetch "" -hold >>"$WORK/postern.jsonl"
 	log "run $i/$RUNS: dovecot"
-	imap "$D_ADDR" -runs 1 >>"$WORK/dovecot.jsonl"
-	imap "$D_ADDR" -runs 1 -fetch "" -hold >>"$WORK/dovecot.jsonl"
+	imap "$D_ADDR" -runs 1 -pid "$D_PID" >>"$WORK/dovecot.jsonl"
+	imap "$D_ADDR" -runs 1 -pid "$D_PID" -fetch "" -hold >>"$WORK/dovecot.jsonl"
 done
 
 log "idle memory: $CONNS connections each"
