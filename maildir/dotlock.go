@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,16 +45,46 @@ func takeDotlock(path, host string) (*dotlock, error) {
 	deadline := time.Now().Add(dotlockTimeout)
 	wait := 100 * time.Microsecond
 	// The lock is made whole, then linked into place: a crash can never
-	// leave an empty lock that nobody could tell is stale.
-	tmp := filepath.Join(filepath.Dir(lp), "."+filepath.Base(lp)+".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(lockSeq.Add(1), 10))
-	if err := os.WriteFile(tmp, content, 0o600); err != nil {
-		return nil, ioErr("dotlock "+lp, err)
+	// leave an empty lock that nobody could tell is stale. Under a
+	// store's root the whole file is the store's lock source, touched so
+	// that the lock is fresh: no file is created per lock.
+	tmp := lockSourceFor(lp, host)
+	ownTmp := false
+	makeTmp := func() error {
+		tmp = filepath.Join(filepath.Dir(lp), "."+filepath.Base(lp)+".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(lockSeq.Add(1), 10))
+		ownTmp = true
+		return os.WriteFile(tmp, content, 0o600)
 	}
-	defer os.Remove(tmp)
+	defer func() {
+		if ownTmp {
+			os.Remove(tmp)
+		}
+	}()
+	if tmp == "" {
+		if err := makeTmp(); err != nil {
+			return nil, ioErr("dotlock "+lp, err)
+		}
+	}
 	for {
-		err := os.Link(tmp, lp)
+		var err error
+		if !ownTmp {
+			// The shared source's mtime becomes the lock's: fresh.
+			now := time.Now()
+			err = os.Chtimes(tmp, now, now)
+		}
+		if err == nil {
+			err = os.Link(tmp, lp)
+		}
 		if err == nil {
 			return &dotlock{path: lp}, nil
+		}
+		if !errors.Is(err, os.ErrExist) && !ownTmp {
+			// The lock source cannot be linked here (another file
+			// system): a temporary file beside the lock can.
+			if err := makeTmp(); err != nil {
+				return nil, ioErr("dotlock "+lp, err)
+			}
+			continue
 		}
 		if !errors.Is(err, os.ErrExist) {
 			return nil, ioErr("dotlock "+lp, err)
@@ -103,4 +134,73 @@ func (l *dotlock) release() error {
 		return fmt.Errorf("maildir: release dotlock: %w", err)
 	}
 	return nil
+}
+
+// lockSource is a file holding "<pid>:<host>" at a store's root, which
+// the store's dotlocks are hard links of (see takeDotlock).
+type lockSource struct {
+	root, path, host string
+}
+
+// lockSources holds the lock sources of the open stores.
+var lockSources struct {
+	sync.Mutex
+	list []*lockSource
+}
+
+// lockSourcePrefix starts the names of lock sources at a store's root.
+const lockSourcePrefix = ".postern-dotlock."
+
+// openLockSource makes the lock source of a store opened at root (an
+// absolute path) and removes those that dead processes of this host
+// left there. On failure dotlocks are made from temporary files.
+func openLockSource(root, host string) *lockSource {
+	if ents, err := os.ReadDir(root); err == nil {
+		for _, e := range ents {
+			rest, ok := strings.CutPrefix(e.Name(), lockSourcePrefix)
+			pidStr, _, _ := strings.Cut(rest, ".")
+			pid, err := strconv.Atoi(pidStr)
+			if ok && err == nil && pid > 0 && pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH {
+				os.Remove(filepath.Join(root, e.Name()))
+			}
+		}
+	}
+	src := &lockSource{root: root + string(filepath.Separator), host: host,
+		path: filepath.Join(root, lockSourcePrefix+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(lockSeq.Add(1), 10))}
+	if err := os.WriteFile(src.path, []byte(strconv.Itoa(os.Getpid())+":"+host), 0o600); err != nil {
+		return nil
+	}
+	lockSources.Lock()
+	lockSources.list = append(lockSources.list, src)
+	lockSources.Unlock()
+	return src
+}
+
+// close stops using the lock source and removes it.
+func (src *lockSource) close() {
+	if src == nil {
+		return
+	}
+	lockSources.Lock()
+	for i, x := range lockSources.list {
+		if x == src {
+			lockSources.list = append(lockSources.list[:i:i], lockSources.list[i+1:]...)
+			break
+		}
+	}
+	lockSources.Unlock()
+	os.Remove(src.path)
+}
+
+// lockSourceFor returns the lock source for a lock at lp naming host,
+// or "" when lp is under no open store's root.
+func lockSourceFor(lp, host string) string {
+	lockSources.Lock()
+	defer lockSources.Unlock()
+	for _, src := range lockSources.list {
+		if src.host == host && strings.HasPrefix(lp, src.root) {
+			return src.path
+		}
+	}
+	return ""
 }

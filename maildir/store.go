@@ -62,6 +62,9 @@ type Store struct {
 	// committers counts the running background committers (see
 	// Options.DeferNumbering); Close waits for them.
 	committers activity
+	// lockSrc is the file the store's dotlocks are linked from (nil:
+	// each lock is made from a temporary file).
+	lockSrc *lockSource
 }
 
 // Open opens (creating it if needed) the store rooted at root.
@@ -100,6 +103,7 @@ func Open(root string, opts Options) (*Store, error) {
 		accounts: map[string]*Account{},
 		stop:     make(chan struct{}),
 	}
+	s.lockSrc = openLockSource(abs, lockHost)
 	if opts.WatchInterval > 0 {
 		s.wg.Add(1)
 		go s.watch(opts.WatchInterval)
@@ -127,6 +131,7 @@ func (s *Store) Close() error {
 	}
 	s.committers.wait()
 	s.saveIndexes()
+	s.lockSrc.close()
 	return nil
 }
 
