@@ -69,7 +69,7 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 	var del []uint32
 	m.mu.Lock()
 	for _, msg := range m.msgs {
-		if !hasFlag(imapFlags(msg.Flags), imap.FlagDeleted) {
+		if !hasStoreFlag(msg.Flags, imap.FlagDeleted) {
 			continue
 		}
 		if uids != nil && !uidSetHas(*uids, imap.UID(msg.UID), imap.UID(m.uidNext)) {

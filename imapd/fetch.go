@@ -46,7 +46,7 @@ func (s *session) markSeen(ts []target, opts *imap.FetchOptions) error {
 	}
 	var unseen []uint32
 	for _, t := range ts {
-		if !hasFlag(imapFlags(t.msg.Flags), imap.FlagSeen) {
+		if !hasStoreFlag(t.msg.Flags, imap.FlagSeen) {
 			unseen = append(unseen, t.msg.UID)
 		}
 	}

@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"sort"
+	"strings"
 	"sync"
 
 	imap "github.com/emersion/go-imap/v2"
@@ -27,6 +28,10 @@ type mailbox struct {
 	msgs    []maildir.Message
 	uidNext uint32
 	idlers  map[*selection]struct{}
+	// seenPrefix is a count of leading messages known to be \Seen, so
+	// SELECT's search for the first unseen message does not walk them
+	// again (in a large, read mailbox that is nearly every message).
+	seenPrefix int
 	// envelopes caches ENVELOPE by UID while the folder is selected
 	// (message content never changes), like Dovecot's index cache: a
 	// client's repeated header sync then reads no files.
@@ -100,6 +105,9 @@ func (m *mailbox) onEvent(ev maildir.Event) {
 			return
 		}
 		m.msgs[i].Flags = ev.Message.Flags
+		if i < m.seenPrefix && !hasStoreFlag(ev.Message.Flags, imap.FlagSeen) {
+			m.seenPrefix = i
+		}
 		var src *imapserver.SessionTracker
 		if sel, ok := ev.Source.(*selection); ok && sel.mbox == m {
 			src = sel.st
@@ -111,6 +119,9 @@ func (m *mailbox) onEvent(ev maildir.Event) {
 			return
 		}
 		m.msgs = append(m.msgs[:i], m.msgs[i+1:]...)
+		if i < m.seenPrefix {
+			m.seenPrefix--
+		}
 		delete(m.envelopes, ev.Message.UID)
 		m.tracker.QueueExpunge(uint32(i + 1))
 	}
@@ -132,11 +143,25 @@ func (m *mailbox) addLocked(msg maildir.Message) {
 	m.msgs = append(m.msgs, msg)
 	if n := len(m.msgs); n > 1 && m.msgs[n-2].UID > msg.UID {
 		sort.SliceStable(m.msgs, func(i, j int) bool { return m.msgs[i].UID < m.msgs[j].UID })
+		m.seenPrefix = 0 // it may have landed inside the prefix
 	}
 	if msg.UID >= m.uidNext {
 		m.uidNext = msg.UID + 1
 	}
 	m.tracker.QueueNumMessages(uint32(len(m.msgs)))
+}
+
+// firstUnseenLocked returns the 1-based position of the first message
+// without \Seen, or 0, and remembers how far every message is seen.
+func (m *mailbox) firstUnseenLocked() uint32 {
+	for i := min(m.seenPrefix, len(m.msgs)); i < len(m.msgs); i++ {
+		if !hasStoreFlag(m.msgs[i].Flags, imap.FlagSeen) {
+			m.seenPrefix = i
+			return uint32(i + 1)
+		}
+	}
+	m.seenPrefix = len(m.msgs)
+	return 0
 }
 
 // indexLocked returns the 0-based position of uid, or -1.
@@ -155,6 +180,20 @@ func imapFlags(fs []string) []imap.Flag {
 		out[i] = imap.Flag(f)
 	}
 	return out
+}
+
+// hasStoreFlag reports whether the store's flags hold f, without
+// converting them (SELECT looks for the first unseen message this way,
+// possibly through a whole large folder).
+func hasStoreFlag(flags []string, f imap.Flag) bool {
+	for _, g := range flags {
+		// The store writes system flags in their canonical case, so the
+		// exact comparison nearly always decides.
+		if g == string(f) || len(g) == len(f) && strings.EqualFold(g, string(f)) {
+			return true
+		}
+	}
+	return false
 }
 
 // storeFlags converts IMAP flags to the store's strings.

@@ -43,12 +43,7 @@ func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectDat
 		UIDNext:        imap.UID(m.uidNext),
 		UIDValidity:    f.UIDValidity(),
 	}
-	for i, msg := range m.msgs {
-		if !hasFlag(imapFlags(msg.Flags), imap.FlagSeen) {
-			d.FirstUnseenSeqNum = uint32(i + 1)
-			break
-		}
-	}
+	d.FirstUnseenSeqNum = m.firstUnseenLocked()
 	m.mu.Unlock()
 	if opts.ReadOnly {
 		d.PermanentFlags = nil
