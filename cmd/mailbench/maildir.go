@@ -112,7 +112,7 @@ func writeMaildir(cur string, n int, to string, seed uint64, workers int) (int64
 func writeGenMessage(cur string, i, n int, to string, seed uint64) (int64, error) {
 	r := rand.New(rand.NewPCG(seed, uint64(i)))
 	msg, date := genMessage(r, i, n, to)
-	name := fmt.Sprintf("%d.M%dP1.bench,S=%d,W=%d:2,%s", date.Unix(), i, len(msg), len(msg)+bytes.Count(msg, []byte{'\n'}), genFlags(r))
+	name := fmt.Sprintf("%d.M%dP1.bench,S=%d,W=%d:2,%s", date.Unix(), i, len(msg), len(msg)+bytes.Count(msg, []byte{'\n'}), genFlags(r, i, n))
 	p := filepath.Join(cur, name)
 	if err := os.WriteFile(p, msg, 0o600); err != nil {
 		return 0, fmt.Errorf("maildir: %w", err)
@@ -123,17 +123,19 @@ func writeGenMessage(cur string, i, n int, to string, seed uint64) (int64, error
 	return int64(len(msg)), nil
 }
 
-// genFlags returns Maildir flag letters as a mailbox that is read now and
-// then has them: most seen, some answered, a few flagged, the newest-looking
-// few percent unseen.
-func genFlags(r *rand.Rand) string {
+// genFlags returns the Maildir flag letters of message i of n, as in
+// the inbox of someone who reads their mail: everything seen except about
+// half of the newest 3% (so the first unseen message is deep in a large
+// folder), some answered, a few flagged.
+func genFlags(r *rand.Rand, i, n int) string {
+	if i >= n-n*3/100 && r.IntN(2) == 0 {
+		return ""
+	}
 	x := r.IntN(100)
 	switch {
-	case x < 10:
-		return ""
-	case x < 13:
+	case x < 3:
 		return "FS"
-	case x < 25:
+	case x < 15:
 		return "RS"
 	default:
 		return "S"

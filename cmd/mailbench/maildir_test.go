@@ -13,7 +13,8 @@ import (
 
 // TestMaildirMode: the maildir mode writes N parseable messages into cur/
 // with sizes in range, S= and W= matching the content, the Date as
-// modification time, every third one multipart; and refuses to write
+// modification time, every third one multipart, only the newest unseen;
+// and refuses to write
 // into a cur/ that already holds mail.
 func TestMaildirMode(t *testing.T) {
 	t.Parallel()
@@ -66,6 +67,26 @@ func TestMaildirMode(t *testing.T) {
 		if strings.HasPrefix(m.Header.Get("Content-Type"), "multipart/") {
 			multipart++
 		}
+	}
+	// Only the newest 3% may be unseen.
+	big := filepath.Join(t.TempDir(), "big")
+	if err := runMaildir([]string{"-dir", big, "-n", "400"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	bigEnts, _ := os.ReadDir(filepath.Join(big, "cur"))
+	unseen := 0
+	for _, e := range bigEnts {
+		var sec, i int
+		fmt.Sscanf(e.Name(), "%d.M%dP1.", &sec, &i)
+		if strings.HasSuffix(e.Name(), ":2,") {
+			unseen++
+			if i < 400-12 {
+				t.Errorf("%s: an old message unseen", e.Name())
+			}
+		}
+	}
+	if unseen == 0 || unseen > 12 {
+		t.Errorf("%d of 400 unseen, want 1..12", unseen)
 	}
 	if total != res.Bytes || multipart != 10 {
 		t.Errorf("%d bytes (reported %d), %d multipart, want 10", total, res.Bytes, multipart)

@@ -100,11 +100,14 @@ git -C "$ROOT" archive "$COMMIT" | tar -x -C "$WORK/tree"
 (cd "$WORK/tree" && go build -o "$WORK/bin/postern" ./cmd/postern && go build -o "$WORK/bin/mailbench" ./cmd/mailbench)
 BENCH=$WORK/bin/mailbench
 
-if [[ ! -f $WORK/src/done-$MESSAGES ]]; then
+# Bump GENERATION when mailbench maildir's output changes, so a kept
+# WORKDIR/src is written anew.
+GENERATION=2
+if [[ ! -f $WORK/src/done-$MESSAGES-$GENERATION ]]; then
 	log "generate $MESSAGES messages"
 	rm -rf "$WORK/src"
 	"$BENCH" maildir -dir "$WORK/src/anna" -n "$MESSAGES" -to "$ADDR_USER" >&2
-	touch "$WORK/src/done-$MESSAGES"
+	touch "$WORK/src/done-$MESSAGES-$GENERATION"
 fi
 
 # ---- Postern ----
