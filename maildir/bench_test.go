@@ -333,10 +333,15 @@ func BenchmarkDeliverVsRaw4K(b *testing.B) {
 					s = openTestStore(b, b.TempDir())
 				}
 				inbox := testFolder(b, s, user, inboxName)
-				dir := filepath.Join(b.TempDir(), "new")
+				// The raw sequence runs beside the folder, so that both
+				// get the same place on the disk (a fresh directory
+				// elsewhere can be faster or slower to create files in).
+				dir := inbox.path("postern-bench-raw")
+				os.RemoveAll(dir)
 				if err := os.Mkdir(dir, 0o700); err != nil {
 					b.Fatal(err)
 				}
+				defer os.RemoveAll(dir)
 				var n atomic.Uint64
 				raw := func() error {
 					return durable.WriteFile(filepath.Join(dir, strconv.FormatUint(n.Add(1), 10)), msg4k, 0o600)
