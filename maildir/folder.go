@@ -173,6 +173,7 @@ func (f *Folder) snapshotLocked() []Message {
 
 // Messages returns the folder's messages sorted by UID and its UIDNEXT.
 func (f *Folder) Messages() ([]Message, uint32, error) {
+	f.awaitDeferred()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.checkLocked(); err != nil {
@@ -186,6 +187,7 @@ func (f *Folder) Messages() ([]Message, uint32, error) {
 // order, until cancel is called. fn runs with the folder locked: it must
 // not block and must not call back into the Folder.
 func (f *Folder) Subscribe(fn func(Event)) (snapshot []Message, uidNext uint32, cancel func()) {
+	f.awaitDeferred()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	id := f.next
@@ -216,6 +218,7 @@ func (f *Folder) publishLocked(ev Event) {
 
 // Status returns the folder's counters, computed from memory.
 func (f *Folder) Status() (Status, error) {
+	f.awaitDeferred()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.checkLocked(); err != nil {

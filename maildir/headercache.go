@@ -96,6 +96,7 @@ type headerCache struct {
 // and its blank line. It is served from the folder's header cache; a
 // message not cached yet is read and added to it.
 func (f *Folder) EnvelopeHeader(uid uint32) ([]byte, error) {
+	f.awaitDeferred()
 	f.mu.Lock()
 	if err := f.checkLocked(); err != nil {
 		f.mu.Unlock()

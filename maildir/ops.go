@@ -112,6 +112,7 @@ func (f *Folder) Append(r io.Reader, flags []string, date time.Time, source any)
 
 // entryFor returns a copy of the entry of uid.
 func (f *Folder) entryFor(uid uint32) (entry, error) {
+	f.awaitDeferred()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.checkLocked(); err != nil {

@@ -33,11 +33,13 @@ type Options struct {
 	// message is safe). Its UID is then given, made durable and
 	// published by the folder's background committer, which numbers the
 	// deliveries of a few milliseconds together (one dotlock, one append
-	// to dovecot-uidlist, one fsync of it). Until then Messages and
-	// Status do not show it; sessions get its EventNew a few
-	// milliseconds later. A crash in between loses nothing: the file
-	// gets its UID at the next scan. Off, Deliver returns only once the
-	// message is shown. APPEND and COPY always return with the UID.
+	// to dovecot-uidlist, one fsync of it); sessions get its EventNew a
+	// few milliseconds later. Messages, Status, Subscribe, Open and
+	// EnvelopeHeader first wait for the deliveries already returned, so
+	// that a caller reading after Deliver sees its message. A crash in
+	// between loses nothing: the file gets its UID at the next scan. Off,
+	// Deliver returns only once the message is shown. APPEND and COPY
+	// always return with the UID.
 	DeferNumbering bool
 }
 
