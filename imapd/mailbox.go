@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -23,6 +24,9 @@ type mailbox struct {
 	tracker *imapserver.MailboxTracker
 	cancel  func()
 	refs    int // selected sessions; guarded by Server.mu
+	// linger unsubscribes the mailbox once it has had no session for
+	// mailboxLinger; guarded by Server.mu.
+	linger *time.Timer
 
 	mu      sync.Mutex // guards the fields below and orders tracker updates
 	msgs    []maildir.Message
@@ -65,6 +69,7 @@ func (s *Server) openMailbox(f *maildir.Folder) *mailbox {
 	defer s.mu.Unlock()
 	if m := s.mailboxes[f]; m != nil {
 		m.refs++
+		m.stopLinger()
 		return m
 	}
 	m := &mailbox{folder: f, refs: 1, idlers: make(map[*selection]struct{}), envelopes: make(map[uint32]*imap.Envelope)}
@@ -79,15 +84,15 @@ func (s *Server) openMailbox(f *maildir.Folder) *mailbox {
 	return m
 }
 
-// closeMailbox drops one reference; the last one unsubscribes.
+// closeMailbox drops one reference; after the last one the mailbox
+// lingers (see mailboxLinger) before it unsubscribes.
 func (s *Server) closeMailbox(m *mailbox) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m.refs--; m.refs > 0 {
 		return
 	}
-	delete(s.mailboxes, m.folder)
-	m.cancel()
+	s.lingerLocked(m)
 }
 
 // onEvent applies one folder change to the sequence-number view and

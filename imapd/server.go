@@ -128,6 +128,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("imapd: shutdown: %w", ctx.Err())
 	}
+	s.dropLingering()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("imapd: shutdown: %w", err)
 	}
