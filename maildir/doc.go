@@ -10,8 +10,11 @@
 // names in UTF-8 with "/" as the hierarchy delimiter and "INBOX" for the
 // inbox. Per folder, beside cur/new/tmp: dovecot-uidlist (v3, guarded by
 // the dotlock dovecot-uidlist.lock), its last-good copy
-// dovecot-uidlist.postern-good, dovecot-keywords, and postern-dates (the
-// internal dates by UID, a cache). Per account: subscriptions,
+// dovecot-uidlist.postern-good, dovecot-keywords, and three caches:
+// postern-dates (internal dates by UID), postern-headers (the ENVELOPE
+// header fields by UID) and postern-index (the folder's state, written at
+// Close and used at the next open when nothing changed). Per account:
+// subscriptions,
 // maildirsize (Maildir++ quota). docs/storage.md describes it all.
 //
 // # API used by the front ends (the contract)
@@ -20,10 +23,13 @@
 //	(*Store).Close() error
 //	(*Store).Account(user string) (*Account, error)       // user = "local@domain", normalised by accounts; creates the default folders on first use
 //	(*Store).Deliver(ctx, msg io.Reader, to []Target) ([]error, error)
-//	        // one message to many accounts; write once to tmp/, fsync, hard-link
-//	        // into each target's new/, fsync dirs (group commit), assign UIDs,
-//	        // publish EventNew. Per-target errors in the slice (ErrOverQuota ...),
-//	        // a global error if nothing could be written. Returns only when durable.
+//	        // one message to many accounts; write once to tmp/, fsync, rename into
+//	        // the target's new/ (hard links when several), fsync dirs (group commit),
+//	        // assign UIDs, publish EventNew. Per-target errors in the slice
+//	        // (ErrOverQuota ...), a global error if nothing could be written.
+//	        // Returns only when durable; with Options.DeferNumbering the UIDs are
+//	        // given by a background committer a few milliseconds later (readers
+//	        // wait for it).
 //
 //	(*Account).Folders() ([]FolderInfo, error)            // Name, SpecialUse (imap.MailboxAttr* string such as `\Sent`), Subscribed
 //	(*Account).CreateFolder(name, specialUse string) error
@@ -42,7 +48,8 @@
 //	(*Folder).Messages() ([]Message, uidNext uint32, err error)
 //	(*Folder).Append(r io.Reader, flags []string, date time.Time, source any) (Message, error)
 //	(*Folder).Open(uid uint32) (io.ReadCloser, Message, error)   // content with CRLF line ends; Message.Size bytes exactly
-//	(*Folder).Header(uid uint32) ([]byte, error)                // header block incl. the blank line, CRLF, from the cache
+//	(*Folder).Header(uid uint32) ([]byte, error)                // header block incl. the blank line, CRLF
+//	(*Folder).EnvelopeHeader(uid uint32) ([]byte, error)        // only the ENVELOPE fields, from the header cache
 //	(*Folder).SetFlags(uids []uint32, op FlagOp, flags []string, source any) ([]Message, error)
 //	(*Folder).Copy(uids []uint32, dest *Folder) (src, dst []uint32, err error)
 //	(*Folder).Move(uids []uint32, dest *Folder, source any) (src, dst []uint32, err error)
