@@ -111,6 +111,10 @@ type Folder struct {
 	watchAt                  time.Time // when watch was taken, before the scan
 	// indexed stamps the index file last read or written (see indexFile).
 	indexed ixStamps
+	// recentHint: the first recentHint entries of msgs are not recent,
+	// valid while msgs still starts at recentBase (see TakeRecent).
+	recentHint int
+	recentBase *entry
 	// hc is the header cache (see headerCacheFile), loaded on first use.
 	hc headerCache
 }
@@ -258,6 +262,7 @@ func (f *Folder) insertLocked(e entry) {
 		return
 	}
 	i := sort.Search(n, func(i int) bool { return f.msgs[i].uid >= e.uid })
+	f.recentHint = min(f.recentHint, i)
 	if i < n && f.msgs[i].uid == e.uid {
 		f.msgs[i] = e
 		return
@@ -269,6 +274,7 @@ func (f *Folder) insertLocked(e entry) {
 
 // removeLocked drops the entries whose UIDs are in set, in one pass.
 func (f *Folder) removeLocked(set map[uint32]bool) {
+	f.recentHint = 0
 	out := f.msgs[:0]
 	for _, e := range f.msgs {
 		if !set[e.uid] {

@@ -19,7 +19,11 @@ func (f *Folder) TakeRecent() ([]uint32, error) {
 	}
 	var out []uint32
 	renamed := false
-	for i := range f.msgs {
+	start := 0
+	if len(f.msgs) > 0 && f.recentBase == &f.msgs[0] {
+		start = min(f.recentHint, len(f.msgs))
+	}
+	for i := start; i < len(f.msgs); i++ {
 		e := &f.msgs[i]
 		if !e.recent {
 			continue
@@ -47,6 +51,12 @@ func (f *Folder) TakeRecent() ([]uint32, error) {
 				return out, ioErr("maildir: take recent", err)
 			}
 		}
+	}
+	// Everything is claimed: the next call starts after it (messages
+	// added meanwhile are appended after the hint, or lower it).
+	f.recentHint, f.recentBase = len(f.msgs), nil
+	if len(f.msgs) > 0 {
+		f.recentBase = &f.msgs[0]
 	}
 	return out, nil
 }
