@@ -80,6 +80,16 @@ func (c ThrottleConfig) withDefaults() ThrottleConfig {
 	return c
 }
 
+// FreeConcurrent is how many logins from one source, or to one account,
+// may be in progress at once before further ones count as failures for
+// the delay: a mail client opens several connections at start
+// (Thunderbird up to five, plus a phone behind the same router), while
+// a password-guessing burst beyond it waits like repeated failures.
+const FreeConcurrent = 8
+
+// extraPending is the number of logins in progress beyond FreeConcurrent.
+func extraPending(pending int) int { return max(pending-FreeConcurrent, 0) }
+
 // delayFor is the wait before an attempt after n recent failures.
 func (c ThrottleConfig) delayFor(n int) time.Duration {
 	if n < c.FreeFailures {
@@ -98,7 +108,7 @@ type pwMark [16]byte
 // counter is the failure state of one source or account.
 type counter struct {
 	failures    int
-	pending     int // attempts in progress, counted as failures for delays
+	pending     int // attempts in progress; those past FreeConcurrent count as failures for delays
 	last        time.Time
 	bannedUntil time.Time
 	recent      []pwMark // accounts only
@@ -166,7 +176,7 @@ func (t *throttle) begin(now time.Time, src, acct string) (delay time.Duration, 
 	if now.Before(s.bannedUntil) || now.Before(a.bannedUntil) {
 		return 0, true
 	}
-	n := max(s.failures+s.pending, a.failures+a.pending)
+	n := max(s.failures+extraPending(s.pending), a.failures+extraPending(a.pending))
 	s.pending++
 	a.pending++
 	return t.cfg.delayFor(n), false
