@@ -438,6 +438,9 @@ func (f *Folder) hurryDeferred() {
 // awaitDeferred waits until every deferred delivery queued before the
 // call is numbered and published (or dropped).
 func (f *Folder) awaitDeferred() {
+	if !f.acct.st.opts.DeferNumbering {
+		return // nothing is ever deferred: no locks on the read path
+	}
 	c := f.commits()
 	c.qmu.Lock()
 	target := c.deferred

@@ -66,21 +66,12 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 }
 
 // crlfWriter writes its input with bare LF turned into CRLF, counting the
-// bytes written, and keeps a copy of the header block (up to the first
-// empty line) of at most maxHeaderCopy bytes.
+// bytes written.
 type crlfWriter struct {
 	w      *bufio.Writer
 	n      int64
 	prevCR bool
-	// header capture
-	hdr     []byte
-	hdrDone bool
-	lineLen int // bytes of the current line so far, CRLF excluded
 }
-
-// maxHeaderCopy bounds the header block kept for the header cache; a
-// longer header is read from the file when asked for.
-const maxHeaderCopy = 256 * 1024
 
 func newCRLFWriter(w io.Writer) *crlfWriter {
 	return &crlfWriter{w: bufio.NewWriterSize(w, 64*1024)}
@@ -106,34 +97,7 @@ func (c *crlfWriter) put(b byte) error {
 	}
 	c.n++
 	c.prevCR = b == '\r'
-	if !c.hdrDone {
-		if len(c.hdr) < maxHeaderCopy {
-			c.hdr = append(c.hdr, b)
-		} else {
-			c.hdr = nil
-			c.hdrDone = true
-		}
-		switch b {
-		case '\n':
-			if c.lineLen == 0 {
-				c.hdrDone = true
-			}
-			c.lineLen = 0
-		case '\r':
-		default:
-			c.lineLen++
-		}
-	}
 	return nil
-}
-
-// header returns the captured header block (with its blank line), or nil
-// when it was too long or the message has no body separator.
-func (c *crlfWriter) header() []byte {
-	if !c.hdrDone || len(c.hdr) == 0 {
-		return nil
-	}
-	return c.hdr
 }
 
 func (c *crlfWriter) Flush() error { return c.w.Flush() }
