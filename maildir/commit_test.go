@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -420,34 +418,20 @@ func TestDeferredCrash(t *testing.T) {
 	}
 	next, shown := 0, 0
 	for round := 0; round < 6; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestDeferredCrashChild$")
-		cmd.Env = append(os.Environ(), deferredCrashEnv+"="+root, deferredCrashEnv+"_FROM="+strconv.Itoa(next))
-		cmd.Stderr = os.Stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		kill := time.AfterFunc(time.Duration(150+rand.IntN(350))*time.Millisecond, func() { cmd.Process.Kill() })
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
+		runKilledChild(t, "^TestDeferredCrashChild$", deferredCrashEnv, root, next, func(line string) {
 			var n, ui int
 			var uid uint32
-			if _, err := fmt.Sscanf(sc.Text(), "ok %d", &n); err == nil {
+			if _, err := fmt.Sscanf(line, "ok %d", &n); err == nil {
 				acked[n] = true
 				next = max(next, n+1)
-			} else if _, err := fmt.Sscanf(sc.Text(), "uid %d %d %d", &ui, &uid, &n); err == nil {
+			} else if _, err := fmt.Sscanf(line, "uid %d %d %d", &ui, &uid, &n); err == nil {
 				if owner, ok := uidOwner[crashUsers[ui]][uid]; ok && owner != n {
 					t.Fatalf("%s: UID %d shown for message %d, earlier for %d", crashUsers[ui], uid, n, owner)
 				}
 				uidOwner[crashUsers[ui]][uid] = n
 				shown++
 			}
-		}
-		kill.Stop()
-		cmd.Wait()
+		})
 		next++
 		checkAfterCrash(t, root, acked, uidOwner)
 	}

@@ -78,28 +78,13 @@ func TestCrashDuringDeliveries(t *testing.T) {
 	next := 0
 	rounds := 8
 	for round := 0; round < rounds; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+root, crashChildEnv+"_FROM="+strconv.Itoa(next))
-		cmd.Stderr = os.Stderr
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		kill := time.AfterFunc(time.Duration(150+rand.IntN(350))*time.Millisecond, func() { cmd.Process.Kill() })
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if n, ok := strings.CutPrefix(sc.Text(), "ok "); ok {
+		runKilledChild(t, "^$", crashChildEnv, root, next, func(line string) {
+			if n, ok := strings.CutPrefix(line, "ok "); ok {
 				i, _ := strconv.Atoi(n)
 				acked[i] = true
 				next = max(next, i+1)
 			}
-		}
-		io.Copy(io.Discard, stdout)
-		kill.Stop()
-		cmd.Wait()
+		})
 		// What the child had under way when it died may have been stored
 		// without being acknowledged: it must not be delivered twice by
 		// the next child, so numbering jumps past it.
@@ -170,4 +155,29 @@ func checkAfterCrash(t *testing.T, root string, acked map[int]bool, uidOwner map
 			}
 		}
 	}
+}
+
+// runKilledChild runs this test binary as a child (-test.run=run, with
+// env=root and env_FROM=from set), passes each line it prints to line,
+// kills it with SIGKILL after 150–500 ms and waits for it.
+func runKilledChild(t *testing.T, run, env, root string, from int, line func(string)) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run="+run)
+	cmd.Env = append(os.Environ(), env+"="+root, env+"_FROM="+strconv.Itoa(from))
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kill := time.AfterFunc(time.Duration(150+rand.IntN(350))*time.Millisecond, func() { cmd.Process.Kill() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line(sc.Text())
+	}
+	io.Copy(io.Discard, stdout)
+	kill.Stop()
+	cmd.Wait()
 }

@@ -21,20 +21,14 @@ func BenchmarkEnvelopeHeaders100k(b *testing.B) {
 	b.ResetTimer()
 	var heap float64
 	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		b.StartTimer()
-		s, f := openBig(b)
-		allEnvelopes(b, f)
-		b.StopTimer()
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		heap = float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
+		var s *Store
+		var f *Folder
+		heap = timedHeap(b, func() {
+			s, f = openBig(b)
+			allEnvelopes(b, f)
+		})
 		runtime.KeepAlive(f)
 		s.Close()
-		b.StartTimer()
 	}
 	b.ReportMetric(heap, "MiB-heap")
 }
