@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -122,10 +121,7 @@ func dotlockIsStale(lp, host string) bool {
 		return false
 	}
 	pid, err := strconv.Atoi(pidStr)
-	if err != nil || pid <= 0 || pid == os.Getpid() {
-		return false
-	}
-	return syscall.Kill(pid, 0) == syscall.ESRCH
+	return err == nil && processGone(pid)
 }
 
 // release removes the lock.
@@ -160,7 +156,7 @@ func openLockSource(root, host string) *lockSource {
 			rest, ok := strings.CutPrefix(e.Name(), lockSourcePrefix)
 			pidStr, _, _ := strings.Cut(rest, ".")
 			pid, err := strconv.Atoi(pidStr)
-			if ok && err == nil && pid > 0 && pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH {
+			if ok && err == nil && processGone(pid) {
 				os.Remove(filepath.Join(root, e.Name()))
 			}
 		}

@@ -19,13 +19,19 @@ func (f *Folder) cleanLockTemps() {
 	d.Close()
 	for _, n := range names {
 		pid, ok := lockTempPID(n)
-		if !ok || pid == os.Getpid() || syscall.Kill(pid, 0) != syscall.ESRCH {
+		if !ok || !processGone(pid) {
 			continue
 		}
 		if err := os.Remove(f.path(n)); err == nil {
 			f.acct.st.log.Info("removed a lock file left by a dead process", "user", f.acct.user, "folder", f.name, "file", n)
 		}
 	}
+}
+
+// processGone reports whether pid names another process of this host
+// that no longer exists (the owner of a lock or lock file left behind).
+func processGone(pid int) bool {
+	return pid > 0 && pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH
 }
 
 // lockTempPID returns the process id in the name of a dotlock's
