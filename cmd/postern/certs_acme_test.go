@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postern/smtpd/queue/postfixtest"
 )
 
 // pebbleVersionDir is where "go install ...pebble/v2@v2.10.3" leaves the
@@ -42,8 +44,8 @@ type pebble struct {
 func startPebble(t *testing.T) *pebble {
 	t.Helper()
 	gobin := goEnv(t, "GOPATH")
-	pebbleBin := needTool(t, "pebble", filepath.Join(gobin, "bin"))
-	challBin := needTool(t, "pebble-challtestsrv", filepath.Join(gobin, "bin"))
+	pebbleBin := postfixtest.RequireTool(t, "pebble", filepath.Join(gobin, "bin", "pebble"))
+	challBin := postfixtest.RequireTool(t, "pebble-challtestsrv", filepath.Join(gobin, "bin", "pebble-challtestsrv"))
 	certs := filepath.Join(goEnv(t, "GOMODCACHE"), "github.com", "letsencrypt", "pebble", "v2@v2.10.3", "test", "certs")
 	if _, err := os.Stat(filepath.Join(certs, "pebble.minica.pem")); err != nil {
 		// The binaries were installed some other way: fetch the module.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postern/smtpd/queue/postfixtest"
 )
 
 // devSettings is what "postern dev" printed.
@@ -57,7 +59,7 @@ func curl(t *testing.T, curlBin string, stdin string, args ...string) string {
 
 func TestDevFromCleanDirectoryWithCurl(t *testing.T) {
 	t.Parallel()
-	curlBin := needTool(t, "curl")
+	curlBin := postfixtest.RequireTool(t, "curl")
 	data := filepath.Join(t.TempDir(), "dev-data")
 	p, s := startDev(t, data)
 	user := devUser + ":" + s.password

@@ -18,27 +18,6 @@ import (
 	"time"
 )
 
-// needTool returns the path of a third-party program the test drives. A
-// missing program skips the test, or fails it when POSTERN_REQUIRE_TOOLS=1
-// (as CI sets). extraDirs are searched after PATH.
-func needTool(t *testing.T, name string, extraDirs ...string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, d := range extraDirs {
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	if os.Getenv("POSTERN_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%s not found and POSTERN_REQUIRE_TOOLS=1", name)
-	}
-	t.Skipf("%s not installed", name)
-	return ""
-}
-
 // binary holds the postern binary built once for the end-to-end tests.
 type binary struct {
 	once sync.Once
