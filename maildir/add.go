@@ -28,6 +28,7 @@ func (s *Store) spool(dir string, r io.Reader, date time.Time) (tmpPath, base st
 	if err == nil {
 		err = w.Flush()
 	}
+	w.release()
 	if err == nil && !date.IsZero() {
 		err = os.Chtimes(tmpPath, date, date)
 		mtime = date.Unix()
@@ -63,7 +64,7 @@ func (f *Folder) addFile(src, base string, size int64, flags []string, source an
 // It gives the message a UID, makes it durable and publishes EventNew;
 // concurrent adds commit as a group (see commitAdd). With deferred set it
 // returns once the file is durable, leaving the rest to the background
-// committer (see Options.DeferNumbering); the Message then has no UID.
+// committer (see Deliver); the Message then has no UID.
 func (f *Folder) add(src, base string, size, date int64, flags []string, source any, rename, deferred bool) (Message, error) {
 	f.mu.Lock()
 	if err := f.checkLocked(); err != nil {

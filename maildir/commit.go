@@ -3,10 +3,9 @@ package maildir
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
-	"weak"
 
 	"postern/maildir/durable"
 )
@@ -28,7 +27,7 @@ type pendingAdd struct {
 	source any
 
 	// async: a delivery whose file is already durable, numbered by the
-	// background committer (Options.DeferNumbering); nobody waits for it.
+	// background committer (see Deliver); nobody waits for it.
 	async bool
 
 	// Guarded by the folder's mu.
@@ -46,7 +45,10 @@ type commitState struct {
 	qmu      sync.Mutex
 	toNumber []*pendingAdd // linked, waiting for a UID; guarded by qmu
 	running  bool          // the background committer runs; guarded by qmu
-	deferred uint64        // async adds queued so far; guarded by qmu
+	// deferred counts the async adds queued so far (written under qmu),
+	// settled those published or dropped (written under the folder's
+	// mu): a reader with nothing to wait for reads them without a lock.
+	deferred, settled atomic.Uint64
 	// hurry cuts the committer's wait short (buffered, one slot).
 	hurry chan struct{}
 
@@ -59,37 +61,8 @@ type commitState struct {
 
 	// Guarded by the folder's mu.
 	pending []*pendingAdd // numbered, unpublished, in UID order
-	settled uint64        // async adds published or dropped
 	// wake is closed (and replaced) whenever adds were published.
 	wake chan struct{}
-}
-
-// commitStates holds the commitState of every Folder, dropped when its
-// Folder is garbage.
-var commitStates struct {
-	sync.Mutex
-	m map[weak.Pointer[Folder]]*commitState
-}
-
-// commits returns the folder's commitState.
-func (f *Folder) commits() *commitState {
-	k := weak.Make(f)
-	commitStates.Lock()
-	defer commitStates.Unlock()
-	if c := commitStates.m[k]; c != nil {
-		return c
-	}
-	if commitStates.m == nil {
-		commitStates.m = map[weak.Pointer[Folder]]*commitState{}
-	}
-	c := &commitState{wake: make(chan struct{}), hurry: make(chan struct{}, 1)}
-	commitStates.m[k] = c
-	runtime.AddCleanup(f, func(k weak.Pointer[Folder]) {
-		commitStates.Lock()
-		delete(commitStates.m, k)
-		commitStates.Unlock()
-	}, k)
-	return c
 }
 
 // fsyncFile and syncDir are the fsyncs of the add path; tests wrap them
@@ -104,7 +77,7 @@ var (
 // message and whether the add stands (published, here or by a scan): an
 // add that does not must be undone by the caller.
 func (f *Folder) commitAdd(p *pendingAdd, dir string) (m Message, kept bool, err error) {
-	c := f.commits()
+	c := &f.cs
 	c.qmu.Lock()
 	c.toNumber = append(c.toNumber, p)
 	c.qmu.Unlock()
@@ -196,7 +169,7 @@ func (f *Folder) numberQueuedLocked(c *commitState) {
 			if p.async && !p.queued {
 				// Failed, or numbered by a scan: settled now, and counted
 				// by the scan that shows it, not by its Deliver.
-				c.settled++
+				c.settled.Add(1)
 				settled = true
 				f.acct.quota.add(-p.size, -1)
 				if p.err != nil {
@@ -273,7 +246,7 @@ func (f *Folder) publishReadyLocked(c *commitState) {
 	for _, p := range ready {
 		p.done = true
 		if p.async {
-			c.settled++
+			c.settled.Add(1)
 			// Counted when its Deliver returned: uncounted below unless
 			// shown here.
 			bytes -= p.size
@@ -320,7 +293,7 @@ func (c *commitState) wakeAll() {
 // them, before a UID above theirs is published by the caller, which has
 // just fsynced dovecot-uidlist (covering their records). f.mu is held.
 func (f *Folder) flushPendingLocked() error {
-	c := f.commits()
+	c := &f.cs
 	if len(c.pending) == 0 {
 		return nil
 	}
@@ -349,7 +322,7 @@ const deferDelay = 10 * time.Millisecond
 // and queues it for the folder's background committer, starting it if
 // needed. It returns once the message file is durable.
 func (f *Folder) deferAdd(p *pendingAdd, dir string) error {
-	c := f.commits()
+	c := &f.cs
 	group := &c.newDirSync
 	if !p.e.inNew {
 		group = &c.curDirSync
@@ -362,7 +335,7 @@ func (f *Folder) deferAdd(p *pendingAdd, dir string) error {
 	p.async = true
 	c.qmu.Lock()
 	c.toNumber = append(c.toNumber, p)
-	c.deferred++
+	c.deferred.Add(1)
 	start := !c.running
 	c.running = true
 	c.qmu.Unlock()
@@ -430,7 +403,7 @@ func (f *Folder) commitDeferredBatch(c *commitState, batch []*pendingAdd) {
 // number the deliveries queued at once.
 func (f *Folder) hurryDeferred() {
 	select {
-	case f.commits().hurry <- struct{}{}:
+	case f.cs.hurry <- struct{}{}:
 	default:
 	}
 }
@@ -438,16 +411,14 @@ func (f *Folder) hurryDeferred() {
 // awaitDeferred waits until every deferred delivery queued before the
 // call is numbered and published (or dropped).
 func (f *Folder) awaitDeferred() {
-	if !f.acct.st.opts.DeferNumbering {
-		return // nothing is ever deferred: no locks on the read path
+	c := &f.cs
+	target := c.deferred.Load()
+	if c.settled.Load() >= target {
+		return // nothing to wait for: no lock on the read path
 	}
-	c := f.commits()
-	c.qmu.Lock()
-	target := c.deferred
-	c.qmu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for c.settled < target {
+	for c.settled.Load() < target {
 		f.hurryDeferred()
 		w := c.wake
 		f.mu.Unlock()

@@ -187,27 +187,53 @@ func TestUIDShownOnlyWhenDurable(t *testing.T) {
 	shown.check(t, f, workers*each)
 }
 
-// TestDeliverFsyncFailure: when the fsync covering a delivery fails, the
-// delivery fails, nothing is shown and the file is removed; the UID it
-// was given is never used again.
+// TestDeliverFsyncFailure: when the directory fsync covering a delivery
+// fails, the delivery fails before it is numbered, the file is removed
+// and nothing is shown; the next delivery takes the next UID.
 func TestDeliverFsyncFailure(t *testing.T) {
+	testAddFsyncFailure(t, func(s *Store, f *Folder, msg string) error {
+		errs, err := s.Deliver(context.Background(), strings.NewReader(msg), []Target{{User: f.acct.user}})
+		if errs[0] != nil {
+			return errs[0]
+		}
+		return err
+	}, 2)
+}
+
+// TestAppendFsyncFailure: when the fsync covering an APPEND fails, the
+// APPEND fails, nothing is shown and the file is removed; the UID it was
+// given is never used again.
+func TestAppendFsyncFailure(t *testing.T) {
+	testAddFsyncFailure(t, func(s *Store, f *Folder, msg string) error {
+		_, err := f.Append(strings.NewReader(msg), nil, time.Time{}, nil)
+		return err
+	}, 3)
+}
+
+// testAddFsyncFailure adds three messages to a folder by add, the second
+// while directory fsyncs fail, and wants the first and third shown, as
+// UIDs 1 and third (the failed add's UID is never reused), now and after a restart.
+func testAddFsyncFailure(t *testing.T, add func(s *Store, f *Folder, msg string) error, third uint32) {
 	var d durability
 	d.install(t)
 	s := openTestStore(t, t.TempDir())
 	const user = "anna@example.org"
 	f := testFolder(t, s, user, "INBOX")
-	deliver(t, s, user, "Subject: one\r\n\r\n1\r\n")
+	if err := add(s, f, "Subject: one\r\n\r\n1\r\n"); err != nil {
+		t.Fatal(err)
+	}
 	d.mu.Lock()
 	d.failDir = syscall.EIO
 	d.mu.Unlock()
-	errs, err := s.Deliver(context.Background(), strings.NewReader("Subject: two\r\n\r\n2\r\n"), []Target{{User: user}})
-	if err == nil || !errors.Is(errs[0], syscall.EIO) {
-		t.Fatalf("delivery with a failing fsync: %v %v", err, errs)
+	if err := add(s, f, "Subject: two\r\n\r\n2\r\n"); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("add with a failing fsync: %v", err)
 	}
-	deliver(t, s, user, "Subject: three\r\n\r\n3\r\n")
+	if err := add(s, f, "Subject: three\r\n\r\n3\r\n"); err != nil {
+		t.Fatal(err)
+	}
 	msgs, _, err := f.Messages()
-	if err != nil || len(msgs) != 2 || msgs[0].UID != 1 || msgs[1].UID != 3 {
-		t.Fatalf("messages %+v, %v; want UIDs 1 and 3", msgs, err)
+	if err != nil || len(msgs) != 2 || msgs[0].UID != 1 || msgs[1].UID != third {
+		t.Fatalf("messages %+v, %v; want UIDs 1 and %d", msgs, err, third)
 	}
 	for _, sub := range []string{"new", "tmp"} {
 		ents, _ := os.ReadDir(f.path(sub))
@@ -218,7 +244,7 @@ func TestDeliverFsyncFailure(t *testing.T) {
 	// A new store (a restart) agrees.
 	s2 := openTestStore(t, s.root)
 	msgs2, _, err := testFolder(t, s2, user, "INBOX").Messages()
-	if err != nil || len(msgs2) != 2 || msgs2[1].UID != 3 {
+	if err != nil || len(msgs2) != 2 || msgs2[1].UID != third {
 		t.Fatalf("after restart: %+v, %v", msgs2, err)
 	}
 }
@@ -256,7 +282,7 @@ func TestDeliverRenamesOrLinks(t *testing.T) {
 	}
 }
 
-// TestDeferredNumbering: with Options.DeferNumbering, Deliver returns once
+// TestDeferredNumbering: Deliver returns once
 // the file is durable; the background committer then shows every
 // delivery in UID order, each only once its record is durable too; Close
 // waits for it, so that the uidlist lists every message.
@@ -264,7 +290,7 @@ func TestDeferredNumbering(t *testing.T) {
 	var d durability
 	d.install(t)
 	root := t.TempDir()
-	s, err := Open(root, Options{Hostname: "test", WatchInterval: -1, DeferNumbering: true})
+	s, err := Open(root, Options{Hostname: "test", WatchInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +348,7 @@ func TestDeferredNumbering(t *testing.T) {
 // as Deliver returns, before it is numbered, and exactly once after.
 func TestDeferredQuota(t *testing.T) {
 	t.Parallel()
-	s, err := Open(t.TempDir(), Options{Hostname: "test", WatchInterval: -1, DeferNumbering: true,
+	s, err := Open(t.TempDir(), Options{Hostname: "test", WatchInterval: -1,
 		Quota: func(string) (int64, int64) { return 0, 3 }})
 	if err != nil {
 		t.Fatal(err)
@@ -353,14 +379,14 @@ const deferredCrashEnv = "POSTERN_MAILDIR_DEFERRED_CRASH_CHILD"
 
 // TestDeferredCrashChild is TestDeferredCrash's child process, run by it
 // with deferredCrashEnv set (it does nothing otherwise): it delivers with
-// Options.DeferNumbering for ever, printing "ok <n>" when the delivery of
+// for ever, printing "ok <n>" when the delivery of
 // message n returned and "uid <user> <uid> <n>" when a UID was shown.
 func TestDeferredCrashChild(t *testing.T) {
 	root := os.Getenv(deferredCrashEnv)
 	if root == "" {
 		return
 	}
-	s, err := Open(root, Options{Hostname: "crash", WatchInterval: -1, DeferNumbering: true})
+	s, err := Open(root, Options{Hostname: "crash", WatchInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +429,7 @@ func TestDeferredCrashChild(t *testing.T) {
 	}
 }
 
-// TestDeferredCrash: a child delivering with Options.DeferNumbering is
+// TestDeferredCrash: a child delivering is
 // killed with SIGKILL at random moments. After each kill a fresh store
 // shows every acknowledged delivery exactly once and complete, and every
 // UID the child showed still names the message it named (a UID shown

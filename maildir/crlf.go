@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"sync"
 )
 
 // crlfReader turns bare LF line ends into CRLF, leaving CRLF as is. It
@@ -66,38 +67,65 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 }
 
 // crlfWriter writes its input with bare LF turned into CRLF, counting the
-// bytes written.
+// bytes written. Its buffer comes from a pool: release returns it.
 type crlfWriter struct {
 	w      *bufio.Writer
 	n      int64
 	prevCR bool
 }
 
+// crlfWriterBufs holds the 64 KiB buffers of finished crlfWriters.
+var crlfWriterBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64*1024) }}
+
 func newCRLFWriter(w io.Writer) *crlfWriter {
-	return &crlfWriter{w: bufio.NewWriterSize(w, 64*1024)}
+	bw := crlfWriterBufs.Get().(*bufio.Writer)
+	bw.Reset(w)
+	return &crlfWriter{w: bw}
 }
 
+// Write copies p a line at a time, adding '\r' before each '\n' that
+// does not follow one.
 func (c *crlfWriter) Write(p []byte) (int, error) {
-	for i, b := range p {
-		if b == '\n' && !c.prevCR {
-			if err := c.put('\r'); err != nil {
-				return i, err
+	done := 0
+	for done < len(p) {
+		line := p[done:]
+		lf := bytes.IndexByte(line, '\n')
+		if lf >= 0 {
+			line = line[:lf]
+		}
+		if len(line) > 0 {
+			n, err := c.w.Write(line)
+			c.n += int64(n)
+			done += n
+			if err != nil {
+				return done, err
 			}
+			c.prevCR = line[len(line)-1] == '\r'
 		}
-		if err := c.put(b); err != nil {
-			return i, err
+		if lf < 0 {
+			break
 		}
+		if !c.prevCR {
+			if err := c.w.WriteByte('\r'); err != nil {
+				return done, err
+			}
+			c.n++
+		}
+		if err := c.w.WriteByte('\n'); err != nil {
+			return done, err
+		}
+		c.n++
+		c.prevCR = false
+		done++
 	}
-	return len(p), nil
-}
-
-func (c *crlfWriter) put(b byte) error {
-	if err := c.w.WriteByte(b); err != nil {
-		return err
-	}
-	c.n++
-	c.prevCR = b == '\r'
-	return nil
+	return done, nil
 }
 
 func (c *crlfWriter) Flush() error { return c.w.Flush() }
+
+// release gives the buffer back to the pool; c is not used after.
+func (c *crlfWriter) release() {
+	c.w.Reset(nil)
+	crlfWriterBufs.Put(c.w)
+	c.w = nil
+}

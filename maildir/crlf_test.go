@@ -50,6 +50,34 @@ func FuzzCRLFReader(f *testing.F) {
 	})
 }
 
+// FuzzCRLFWriter: the writer gives exactly the reference output and
+// counts it, whatever the input and however it is cut into writes (a CR
+// ending one write and the LF starting the next stay one line end).
+func FuzzCRLFWriter(f *testing.F) {
+	for _, s := range []string{"", "\n", "a\nb\r\nc\rd\n\n", "\r\n\r\n", "\r", "x\r\r\n\n.\n", "no newline"} {
+		f.Add([]byte(s), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, size uint8) {
+		want := refCRLF(in)
+		var out bytes.Buffer
+		w := newCRLFWriter(&out)
+		step := int(size)%17 + 1
+		for i := 0; i < len(in); i += step {
+			chunk := in[i:min(i+step, len(in))]
+			if n, err := w.Write(chunk); n != len(chunk) || err != nil {
+				t.Fatalf("Write(%q) = %d, %v", chunk, n, err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		w.release()
+		if !bytes.Equal(out.Bytes(), want) || w.n != int64(len(want)) {
+			t.Fatalf("crlfWriter(%q) = %q (counted %d), want %q", in, out.Bytes(), w.n, want)
+		}
+	})
+}
+
 // BenchmarkCRLFReader reads a 1 MiB LF-terminated message; the reference
 // is a plain copy of the same bytes through Read (no WriterTo shortcut).
 func BenchmarkCRLFReader(b *testing.B) {

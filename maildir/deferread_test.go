@@ -8,7 +8,7 @@ import (
 // With deferred numbering, a read right after Deliver returns sees the
 // message: every reader waits for the deliveries already returned.
 func TestDeferredReadYourWrites(t *testing.T) {
-	s, err := Open(t.TempDir(), Options{Hostname: "test", WatchInterval: -1, DeferNumbering: true})
+	s, err := Open(t.TempDir(), Options{Hostname: "test", WatchInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,9 +27,9 @@
 //	        // the target's new/ (hard links when several), fsync dirs (group commit),
 //	        // assign UIDs, publish EventNew. Per-target errors in the slice
 //	        // (ErrOverQuota ...), a global error if nothing could be written.
-//	        // Returns only when durable; with Options.DeferNumbering the UIDs are
-//	        // given by a background committer a few milliseconds later (readers
-//	        // wait for it).
+//	        // Returns only when durable; the UIDs are given by the folder's
+//	        // background committer a few milliseconds later (every Folder
+//	        // method waits for it first).
 //
 //	(*Account).Folders() ([]FolderInfo, error)            // Name, SpecialUse (imap.MailboxAttr* string such as `\Sent`), Subscribed
 //	(*Account).CreateFolder(name, specialUse string) error

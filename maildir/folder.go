@@ -104,11 +104,10 @@ type Folder struct {
 	// adding holds the Source of each add in progress by base, for the
 	// event when a scan during the add publishes the file first.
 	adding map[string]any
-	// Group commits of concurrent adds: fsyncs of new/, cur/ and
-	// dovecot-uidlist shared by the adds waiting for them.
-	newSync, curSync, ulSync syncGroup
-	watch                    watchState
-	watchAt                  time.Time // when watch was taken, before the scan
+	// cs is the queue of adds on their way in (see commitAdd).
+	cs      commitState
+	watch   watchState
+	watchAt time.Time // when watch was taken, before the scan
 	// indexed stamps the index file last read or written (see indexFile).
 	indexed ixStamps
 	// recentHint: the first recentHint entries of msgs are not recent,
@@ -121,7 +120,10 @@ type Folder struct {
 
 // newFolder returns an unloaded folder.
 func newFolder(a *Account, name, dir string) *Folder {
-	return &Folder{acct: a, name: name, dir: dir, adding: map[string]any{}}
+	f := &Folder{acct: a, name: name, dir: dir, adding: map[string]any{}}
+	f.cs.wake = make(chan struct{})
+	f.cs.hurry = make(chan struct{}, 1)
+	return f
 }
 
 // Name returns the folder name ("INBOX", "Archive/2026").

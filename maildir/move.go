@@ -59,6 +59,7 @@ func (f *Folder) copyOne(uid uint32, dest *Folder, source any) (Message, error) 
 // Subscribers see EventNew in dest, then one EventExpunge in f. Across
 // file systems (or into f itself) it copies and expunges instead.
 func (f *Folder) Move(uids []uint32, dest *Folder, source any) (src, dst []uint32, err error) {
+	f.awaitDeferred()
 	if dest == f {
 		return f.copyExpunge(uids, dest, source)
 	}

@@ -20,8 +20,15 @@ type Target struct {
 
 // Deliver stores one message for every target. It returns per-target
 // errors (ErrOverQuota, ErrNotFound ...) and a global error if nothing
-// could be written. It returns only when the message is durable, and
-// shown in its folders unless Options.DeferNumbering is set.
+// could be written. It returns as soon as the message is durable: written
+// to tmp/, fsynced, renamed (or linked) into new/ and the directory
+// fsynced, a directory fsync shared by deliveries that finish together.
+// Its UID is given, made durable and published by the folder's background
+// committer a few milliseconds later, together with the deliveries of
+// those milliseconds (one dotlock, one append to dovecot-uidlist, one
+// fsync of it); every Folder method first waits for the deliveries
+// already returned, so a caller reading after Deliver sees its message. A
+// crash in between loses nothing: the file gets its UID at the next scan.
 func (s *Store) Deliver(ctx context.Context, msg io.Reader, to []Target) ([]error, error) {
 	errs := make([]error, len(to))
 	folders := make([]*Folder, len(to))
@@ -79,7 +86,7 @@ func (s *Store) Deliver(ctx context.Context, msg io.Reader, to []Target) ([]erro
 			errs[i] = err
 			continue
 		}
-		_, err := f.add(tmp, base, size, date, to[i].Flags, nil, i == last, s.opts.DeferNumbering)
+		_, err := f.add(tmp, base, size, date, to[i].Flags, nil, i == last, true)
 		renamed = renamed || (i == last && err == nil)
 		if err != nil {
 			errs[i] = err
@@ -164,6 +171,7 @@ func (f *Folder) Copy(uids []uint32, dest *Folder) (src, dst []uint32, err error
 // Expunge removes messages and returns the UIDs removed; missing UIDs are
 // skipped.
 func (f *Folder) Expunge(uids []uint32, source any) ([]uint32, error) {
+	f.awaitDeferred()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.checkLocked(); err != nil {

@@ -97,10 +97,12 @@ func TestUIDsFromAnotherProcessComeFirst(t *testing.T) {
 	root := t.TempDir()
 	s1, s2 := openTestStore(t, root), openTestStore(t, root)
 	f1 := testFolder(t, s1, "anna@example.org", "INBOX")
-	testFolder(t, s2, "anna@example.org", "INBOX")
+	f2 := testFolder(t, s2, "anna@example.org", "INBOX")
 	r := record(t, f1)
 	deliver(t, s2, "anna@example.org", "Subject: from 2\n\nx\n")
+	f2.awaitDeferred() // numbered by s2
 	deliver(t, s1, "anna@example.org", "Subject: from 1\n\ny\n")
+	f1.awaitDeferred()
 	var uids []uint32
 	for _, ev := range r.list() {
 		uids = append(uids, ev.Message.UID)

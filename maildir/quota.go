@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Maildir++ quota: the account's "maildirsize" file holds the limits on
@@ -24,12 +25,21 @@ const (
 	maildirsizeMax = 5120
 )
 
+// quotaFlushDelay is how long changes of usage gather in memory before
+// one line appends them all to maildirsize.
+const quotaFlushDelay = 100 * time.Millisecond
+
 // quotaState keeps an account's usage in memory, mirrored in maildirsize.
 type quotaState struct {
 	a        *Account
 	mu       sync.Mutex
 	bytes    int64
 	messages int64
+	// pendBytes and pendMessages are the changes not yet appended to
+	// maildirsize; flushTimer appends them (nil when none is due).
+	pendBytes, pendMessages int64
+	flushTimer              *time.Timer
+	closed                  bool // the store is closed: nothing more is written
 }
 
 // loadQuota reads maildirsize, or walks the account once to create it.
@@ -140,6 +150,7 @@ func (q *quotaState) recalc() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.bytes, q.messages = total, count
+	q.pendBytes, q.pendMessages = 0, 0 // counted by the walk
 	return q.writeLocked()
 }
 
@@ -174,23 +185,49 @@ func (q *quotaState) check(size, n int64) error {
 	return nil
 }
 
-// add records a change of usage and appends it to maildirsize. The line
-// is not fsynced: after a crash the file is only approximate, which the
-// Maildir++ quota scheme tolerates, and it is recalculated when it grows.
+// add records a change of usage. maildirsize gets it within
+// quotaFlushDelay, in one line with the changes made meanwhile (a busy
+// folder then appends a line a few times a second, not one per message).
+// Lines are not fsynced: after a crash the file is only approximate,
+// which the Maildir++ quota scheme tolerates, and it is recalculated when
+// it grows.
 func (q *quotaState) add(size, n int64) {
 	if size == 0 && n == 0 {
 		return
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.bytes += size
-	q.messages += n
-	if q.bytes < 0 {
-		q.bytes = 0
+	q.bytes = max(q.bytes+size, 0)
+	q.messages = max(q.messages+n, 0)
+	q.pendBytes += size
+	q.pendMessages += n
+	switch {
+	case q.closed:
+		q.flushLocked() // a call in flight at Close: written at once
+	case q.flushTimer == nil:
+		q.flushTimer = time.AfterFunc(quotaFlushDelay, q.flush)
 	}
-	if q.messages < 0 {
-		q.messages = 0
+}
+
+// flush appends the pending changes to maildirsize.
+func (q *quotaState) flush() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.flushLocked()
+}
+
+// flushLocked appends the pending changes to maildirsize now, rewriting
+// it when it has grown too big or cannot be appended to. q.mu is held.
+func (q *quotaState) flushLocked() {
+	if q.flushTimer != nil {
+		q.flushTimer.Stop()
+		q.flushTimer = nil
 	}
+	size, n := q.pendBytes, q.pendMessages
+	if size == 0 && n == 0 {
+		return
+	}
+	q.pendBytes, q.pendMessages = 0, 0
 	p := filepath.Join(q.a.dir, maildirsizeFile)
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -203,6 +240,15 @@ func (q *quotaState) add(size, n int64) {
 	if werr != nil || serr != nil || st.Size() > maildirsizeMax {
 		q.rewriteLocked()
 	}
+}
+
+// close writes the pending changes; later ones are written at once (the
+// store is closing: no timer outlives it).
+func (q *quotaState) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.flushLocked()
+	q.closed = true
 }
 
 // rewriteLocked compacts maildirsize, taking in lines other processes

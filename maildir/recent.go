@@ -12,6 +12,7 @@ import (
 // clears Recent on them, so no other session sees them as recent. Their
 // files move from new/ to cur/, as Dovecot does on SELECT.
 func (f *Folder) TakeRecent() ([]uint32, error) {
+	f.awaitDeferred()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.checkLocked(); err != nil {

@@ -12,6 +12,7 @@ import (
 // another process (Dovecot changing its flags) is found by a rescan and
 // changed from its new state, so no change is lost.
 func (f *Folder) SetFlags(uids []uint32, op FlagOp, flags []string, source any) ([]Message, error) {
+	f.awaitDeferred()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.checkLocked(); err != nil {

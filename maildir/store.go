@@ -28,19 +28,6 @@ type Options struct {
 	// made by other processes (Dovecot, scripts, mv); default 1s. A
 	// negative value turns the watcher off (Rescan still works).
 	WatchInterval time.Duration
-	// DeferNumbering makes Deliver return as soon as the message file is
-	// durable in new/ (write, fsync, rename, fsync of the directory: the
-	// message is safe). Its UID is then given, made durable and
-	// published by the folder's background committer, which numbers the
-	// deliveries of a few milliseconds together (one dotlock, one append
-	// to dovecot-uidlist, one fsync of it); sessions get its EventNew a
-	// few milliseconds later. Messages, Status, Subscribe, Open and
-	// EnvelopeHeader first wait for the deliveries already returned, so
-	// that a caller reading after Deliver sees its message. A crash in
-	// between loses nothing: the file gets its UID at the next scan. Off,
-	// Deliver returns only once the message is shown. APPEND and COPY
-	// always return with the UID.
-	DeferNumbering bool
 }
 
 // Store is the message store under one root directory (<data>/mail). It
@@ -62,7 +49,7 @@ type Store struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 	// committers counts the running background committers (see
-	// Options.DeferNumbering); Close waits for them.
+	// Deliver); Close waits for them.
 	committers activity
 	// lockSrc is the file the store's dotlocks are linked from (nil:
 	// each lock is made from a temporary file).
@@ -114,8 +101,8 @@ func Open(root string, opts Options) (*Store, error) {
 }
 
 // Close stops the watcher, waits for deferred deliveries to be numbered
-// (see Options.DeferNumbering) and writes the index of every loaded folder
-// (see indexFile). Folders stay usable for calls in flight.
+// (see Deliver), writes the index of every loaded folder (see indexFile)
+// and the quota changes not yet in maildirsize. Folders stay usable for calls in flight.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -133,6 +120,9 @@ func (s *Store) Close() error {
 	}
 	s.committers.wait()
 	s.saveIndexes()
+	for _, a := range s.accountList() {
+		a.quota.close()
+	}
 	s.lockSrc.close()
 	return nil
 }
