@@ -204,7 +204,7 @@ func (f *Folder) moveInLocked(src, base string, size int64, flags []string, sour
 	}
 	// Adds numbered before are covered by that fsync; they are shown
 	// first, so that UIDs appear in order.
-	if err := f.flushPendingLocked(); err != nil {
+	if err := f.flushPendingLocked(false); err != nil {
 		return fail(err)
 	}
 	return f.addedLocked(e, size, source), nil

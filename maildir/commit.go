@@ -36,6 +36,7 @@ type pendingAdd struct {
 	durable  bool  // its file and record are on stable storage (or failed)
 	failed   error // the fsync covering it failed: dropped, not shown
 	done     bool  // published, or dropped
+	scanned  bool  // published by a scan of this process (see markScannedLocked)
 	m        Message
 	err      error
 }
@@ -264,12 +265,20 @@ func (f *Folder) publishReadyLocked(c *commitState) {
 			p.m = f.message(&f.msgs[i]) // a scan found the file first
 			continue
 		}
-		if _, err := os.Lstat(f.path(p.e.name())); err != nil {
+		if p.scanned {
 			// A scan found and published the file, and it was expunged
-			// or moved since (or another process removed it before it
-			// was shown): it is not shown again.
+			// or moved since: it is not shown again.
 			p.m = f.message(&p.e)
 			continue
+		}
+		if _, err := os.Lstat(f.path(p.e.name())); err != nil {
+			// Another process renamed it (a flag change: its UID is in
+			// dovecot-uidlist, so it may have shown and changed it) or
+			// removed it. It is shown all the same, in UID order; the
+			// next rescan, forced here, finds its new name or its
+			// expunge. Left out, it would come back later as new, after
+			// higher UIDs.
+			f.watch = watchState{}
 		}
 		f.insertLocked(p.e)
 		added = append(added, p.e)
@@ -283,6 +292,24 @@ func (f *Folder) publishReadyLocked(c *commitState) {
 	c.wakeAll()
 }
 
+// markScannedLocked notes the pending adds that a scan is publishing
+// (found as files with their records). f.mu is held.
+func (f *Folder) markScannedLocked(added []entry) {
+	c := &f.cs
+	if len(c.pending) == 0 {
+		return
+	}
+	byUID := make(map[uint32]*pendingAdd, len(c.pending))
+	for _, p := range c.pending {
+		byUID[p.e.uid] = p
+	}
+	for i := range added {
+		if p := byUID[added[i].uid]; p != nil && p.e.base == added[i].base {
+			p.scanned = true
+		}
+	}
+}
+
 // wakeAll wakes every caller waiting for adds. The folder's mu is held.
 func (c *commitState) wakeAll() {
 	close(c.wake)
@@ -290,12 +317,21 @@ func (c *commitState) wakeAll() {
 }
 
 // flushPendingLocked makes every numbered add durable now and publishes
-// them, before a UID above theirs is published by the caller, which has
-// just fsynced dovecot-uidlist (covering their records). f.mu is held.
-func (f *Folder) flushPendingLocked() error {
+// them, before a UID above theirs is published by the caller: a move that
+// has just fsynced dovecot-uidlist (covering their records), or a scan,
+// which fsyncs it here (withUIDList). A scan that published a file of
+// another process first would show its UID before theirs, or, finding
+// their files, show their UIDs before their records are durable. f.mu
+// and the dotlock are held.
+func (f *Folder) flushPendingLocked(withUIDList bool) error {
 	c := &f.cs
 	if len(c.pending) == 0 {
 		return nil
+	}
+	if withUIDList {
+		if err := f.syncUIDList(); err != nil {
+			return ioErr("maildir: fsync uidlist", err)
+		}
 	}
 	dirs := map[string]bool{}
 	for _, p := range c.pending {

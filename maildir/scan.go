@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -161,7 +162,11 @@ func (f *Folder) syncDirsLocked(publish bool, dirs dirSet) error {
 	if err := f.readUIDsLocked(publish); err != nil {
 		return err
 	}
-	if f.ul.torn || len(f.msgs) == 0 {
+	if f.ul.torn || len(f.msgs) == 0 || f.ul.foreign {
+		// Another process numbered files: some may be in the directory
+		// that did not seem to change (its change came after the
+		// watcher's stat), and a UID of the listed one must not be shown
+		// before theirs.
 		dirs = bothDirs
 	}
 	if err := f.scanDirsLocked(publish, dirs); err != nil {
@@ -207,7 +212,26 @@ func (f *Folder) scanDirsLocked(publish bool, dirs dirSet) error {
 	if err := f.refreshKeywordsLocked(publish); err != nil {
 		return err
 	}
+	if publish {
+		// Adds numbered here and not shown yet go first, durable.
+		if err := f.flushPendingLocked(true); err != nil {
+			return err
+		}
+	}
 	files, stable, err := f.listFilesLocked(dirs)
+	if err == nil && f.seemsGoneLocked(files, dirs) {
+		// readdir can miss a file renamed while the directory is read
+		// (another process changing its flags), and the directory's
+		// time may not tell when it changed twice in one timestamp
+		// tick. A message is gone only when a second listing misses it
+		// too; otherwise it would come back later as new, after higher
+		// UIDs.
+		var again map[string]fileRef
+		var stable2 bool
+		again, stable2, err = f.listFilesLocked(dirs)
+		maps.Copy(files, again)
+		stable = stable && stable2
+	}
 	if err != nil {
 		return err
 	}
@@ -277,6 +301,21 @@ func (f *Folder) listFilesLocked(dirs dirSet) (files map[string]fileRef, stable 
 		}
 	}
 	return files, stable, nil
+}
+
+// seemsGoneLocked reports whether a known message of a listed directory
+// is missing from files.
+func (f *Folder) seemsGoneLocked(files map[string]fileRef, dirs dirSet) bool {
+	for i := range f.msgs {
+		e := &f.msgs[i]
+		if (e.inNew && !dirs.new) || (!e.inNew && !dirs.cur) {
+			continue
+		}
+		if _, ok := files[e.base]; !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // maxListAttempts bounds the re-reads of a directory that keeps changing.
@@ -452,6 +491,7 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 		f.cacheDatesLocked(stated)
 	}
 	if publish {
+		f.markScannedLocked(added)
 		for i := range added {
 			f.publishLocked(Event{Kind: EventNew, Message: f.message(&added[i]), Source: f.adding[added[i].base]})
 		}

@@ -50,6 +50,7 @@ func (f *Folder) refreshUIDListLocked() error {
 		if old != 0 && u.hdr.validity != old {
 			return errValidityChanged
 		}
+		u.foreign = true // replaced by another process: it may list new files
 		return nil
 	}
 	fh, err := os.Open(f.uidListPath())
