@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,39 +89,45 @@ func messageIDs(t *testing.T, f *Folder) map[uint32]int {
 	return out
 }
 
-// TestConcurrentOneFolder: deliverers, flaggers, an expunger and a mover
-// work on one folder at once through two stores on one root (two
-// processes' views). No message is lost or duplicated, both stores and a
-// fresh one agree on every UID, and subscribers see consistent events.
-func TestConcurrentOneFolder(t *testing.T) {
-	t.Parallel()
-	root := t.TempDir()
-	s1, err := Open(root, Options{Hostname: "one", WatchInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s1.Close()
-	s2 := openTestStore(t, root)
-	const user = "anna@example.org"
-	in1, arch1 := testFolder(t, s1, user, "INBOX"), testFolder(t, s1, user, "Archive")
-	in2, arch2 := testFolder(t, s2, user, "INBOX"), testFolder(t, s2, user, "Archive")
-	evIn, evArch := watchEvents(t, in1), watchEvents(t, arch1)
+// Each store's share of the concurrency tests (raceWorkload): two
+// deliverers of racePerDeliverer messages each, a flagger, an expunger
+// and movers both ways between INBOX and Archive, all at once.
+const (
+	raceUser         = "anna@example.org"
+	racePerDeliverer = 25
+	racePerStore     = 2 * racePerDeliverer
+)
 
-	const deliverers, perDeliverer = 4, 25
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	maybeExpunged := map[int]bool{}
-	stop := make(chan struct{})
+// raceMessage returns message n of the concurrency tests.
+func raceMessage(n int) string {
+	return fmt.Sprintf("Message-ID: <%d@race>\nSubject: %d\n\nbody\n", n, n)
+}
+
+// raceWorkload runs one store's share of the concurrency tests until its
+// deliveries (messages first to first+racePerStore-1) are done, telling
+// maybeExpunged of every message it may have expunged.
+func raceWorkload(s *Store, first int, maybeExpunged func(n int)) error {
+	a, err := s.Account(raceUser)
+	if err != nil {
+		return err
+	}
+	in, err := a.Folder("INBOX")
+	if err != nil {
+		return err
+	}
+	arch, err := a.Folder("Archive")
+	if err != nil {
+		return err
+	}
 	fail := make(chan error, 16)
-	for d := 0; d < deliverers; d++ {
-		s := []*Store{s1, s2}[d%2]
+	var wg sync.WaitGroup
+	for d := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < perDeliverer; i++ {
-				n := d*perDeliverer + i
-				msg := fmt.Sprintf("Message-ID: <%d@race>\nSubject: %d\n\nbody\n", n, n)
-				if errs, err := s.Deliver(context.Background(), strings.NewReader(msg), []Target{{User: user}}); err != nil || errs[0] != nil {
+			for i := range racePerDeliverer {
+				n := first + d*racePerDeliverer + i
+				if errs, err := s.Deliver(context.Background(), strings.NewReader(raceMessage(n)), []Target{{User: raceUser}}); err != nil || errs[0] != nil {
 					fail <- fmt.Errorf("deliver %d: %v %v", n, err, errs)
 					return
 				}
@@ -137,6 +144,7 @@ func TestConcurrentOneFolder(t *testing.T) {
 		}
 		return out
 	}
+	stop := make(chan struct{})
 	var helpers sync.WaitGroup
 	worker := func(fn func() error) {
 		helpers.Add(1)
@@ -157,58 +165,77 @@ func TestConcurrentOneFolder(t *testing.T) {
 		}()
 	}
 	kws := []string{`\Seen`, `\Flagged`, "$Work", "later", `\Answered`}
-	for _, f := range []*Folder{in1, in2} {
-		worker(func() error {
-			op := FlagOp(rand.IntN(3))
-			_, err := f.SetFlags(randomUIDs(f, 3), op, []string{kws[rand.IntN(len(kws))]}, nil)
-			return err
-		})
-	}
 	worker(func() error {
-		uids := randomUIDs(in1, 1)
+		op := FlagOp(rand.IntN(3))
+		_, err := in.SetFlags(randomUIDs(in, 3), op, []string{kws[rand.IntN(len(kws))]}, nil)
+		return err
+	})
+	worker(func() error {
+		uids := randomUIDs(in, 1)
 		if len(uids) == 0 || rand.IntN(4) != 0 {
 			return nil
 		}
-		h, err := in1.Header(uids[0])
+		h, err := in.Header(uids[0])
 		if err != nil {
 			return nil // gone meanwhile
 		}
 		var n int
 		fmt.Sscanf(string(h), "Message-ID: <%d@race>", &n)
-		mu.Lock()
-		maybeExpunged[n] = true
-		mu.Unlock()
-		_, err = in1.Expunge(uids, nil)
+		maybeExpunged(n)
+		_, err = in.Expunge(uids, nil)
 		return err
 	})
 	worker(func() error {
-		_, _, err := in2.Move(randomUIDs(in2, 2), arch2, nil)
+		_, _, err := in.Move(randomUIDs(in, 2), arch, nil)
 		return err
 	})
 	worker(func() error {
-		_, _, err := arch1.Move(randomUIDs(arch1, 1), in1, nil)
+		_, _, err := arch.Move(randomUIDs(arch, 1), in, nil)
 		return err
 	})
 	wg.Wait()
 	close(stop)
 	helpers.Wait()
 	close(fail)
-	for err := range fail {
-		t.Fatal(err)
-	}
+	return <-fail
+}
 
-	for _, f := range []*Folder{in1, arch1, in2, arch2} {
-		if err := f.Rescan(); err != nil {
-			t.Fatal(err)
+// expungeLog collects the messages the workloads may have expunged.
+type expungeLog struct {
+	mu sync.Mutex
+	n  map[int]bool
+}
+
+func (l *expungeLog) add(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n == nil {
+		l.n = map[int]bool{}
+	}
+	l.n[n] = true
+}
+
+// checkRace checks the end state of a concurrency test whose workloads
+// delivered the messages numbered from each of firsts: after a rescan
+// every store in stores and a fresh one see the same UIDs and messages in
+// INBOX and Archive, no message is there twice, none is lost (but those
+// maybe expunged), and the events of checkers (by folder name, following
+// stores[0]) are consistent with the folders.
+func checkRace(t *testing.T, root string, stores []*Store, firsts []int, expunged *expungeLog, checkers map[string]*eventChecker) {
+	t.Helper()
+	for _, s := range stores {
+		for _, name := range []string{"INBOX", "Archive"} {
+			if err := testFolder(t, s, raceUser, name).Rescan(); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	s3 := openTestStore(t, root)
+	all := append(slices.Clone(stores), openTestStore(t, root))
 	seen := map[int]string{}
 	for _, name := range []string{"INBOX", "Archive"} {
-		views := []map[uint32]int{
-			messageIDs(t, testFolder(t, s1, user, name)),
-			messageIDs(t, testFolder(t, s2, user, name)),
-			messageIDs(t, testFolder(t, s3, user, name)),
+		var views []map[uint32]int
+		for _, s := range all {
+			views = append(views, messageIDs(t, testFolder(t, s, raceUser, name)))
 		}
 		for i := 1; i < len(views); i++ {
 			if fmt.Sprint(views[i]) != fmt.Sprint(views[0]) {
@@ -222,22 +249,56 @@ func TestConcurrentOneFolder(t *testing.T) {
 			seen[n] = fmt.Sprintf("%s UID %d", name, uid)
 		}
 	}
-	for n := 0; n < deliverers*perDeliverer; n++ {
-		if _, ok := seen[n]; !ok && !maybeExpunged[n] {
-			t.Errorf("message %d lost", n)
+	for _, first := range firsts {
+		for n := first; n < first+racePerStore; n++ {
+			if _, ok := seen[n]; !ok && !expunged.n[n] {
+				t.Errorf("message %d lost", n)
+			}
 		}
 	}
-	for name, c := range map[string]*eventChecker{"INBOX": evIn, "Archive": evArch} {
+	events := 0
+	for name, c := range checkers {
 		c.mu.Lock()
 		if len(c.errs) > 0 {
 			t.Errorf("%s events: %v", name, c.errs)
 		}
-		f := testFolder(t, s1, user, name)
-		msgs, _, _ := f.Messages()
+		msgs, _, _ := testFolder(t, stores[0], raceUser, name).Messages()
 		if len(msgs) != len(c.uids) {
 			t.Errorf("%s: events leave %d messages, folder has %d", name, len(c.uids), len(msgs))
 		}
+		events += c.count
 		c.mu.Unlock()
 	}
-	t.Logf("%d messages left, %d events", len(seen), evIn.count+evArch.count)
+	t.Logf("%d messages left, %d events", len(seen), events)
+}
+
+// TestConcurrentOneFolder: deliverers, flaggers, expungers and movers
+// work on one folder at once through two stores on one root (two
+// processes' views, in one process for the race detector). No message is
+// lost or duplicated, both stores and a fresh one agree on every UID, and
+// subscribers see consistent events, new UIDs in increasing order.
+func TestConcurrentOneFolder(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	s1, err := Open(root, Options{Hostname: "one", WatchInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	s2 := openTestStore(t, root)
+	checkers := map[string]*eventChecker{
+		"INBOX":   watchEvents(t, testFolder(t, s1, raceUser, "INBOX")),
+		"Archive": watchEvents(t, testFolder(t, s1, raceUser, "Archive")),
+	}
+	var expunged expungeLog
+	errc := make(chan error, 2)
+	for i, s := range []*Store{s1, s2} {
+		go func() { errc <- raceWorkload(s, i*racePerStore, expunged.add) }()
+	}
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkRace(t, root, []*Store{s1, s2}, []int{0, racePerStore}, &expunged, checkers)
 }
