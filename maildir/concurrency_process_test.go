@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,25 +53,8 @@ func raceChild(root string) int {
 func TestConcurrentTwoProcesses(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	s1, err := Open(root, Options{Hostname: "parent", WatchInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s1.Close()
-	checkers := map[string]*eventChecker{
-		"INBOX":   watchEvents(t, testFolder(t, s1, raceUser, "INBOX")),
-		"Archive": watchEvents(t, testFolder(t, s1, raceUser, "Archive")),
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), raceChildEnv+"="+root)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	s1, checkers := raceObserver(t, root)
+	cmd, stdout := startChild(t, "^$", raceChildEnv+"="+root)
 	var expunged expungeLog
 	ready := make(chan struct{})
 	childDone := make(chan bool, 1)

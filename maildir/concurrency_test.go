@@ -272,6 +272,21 @@ func checkRace(t *testing.T, root string, stores []*Store, firsts []int, expunge
 	t.Logf("%d messages left, %d events", len(seen), events)
 }
 
+// raceObserver opens the store of root whose INBOX and Archive the
+// concurrency tests follow, with a watcher for the other process's
+// changes, and their event checkers by folder name.
+func raceObserver(t *testing.T, root string) (*Store, map[string]*eventChecker) {
+	s, err := Open(root, Options{Hostname: "observer", WatchInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, map[string]*eventChecker{
+		"INBOX":   watchEvents(t, testFolder(t, s, raceUser, "INBOX")),
+		"Archive": watchEvents(t, testFolder(t, s, raceUser, "Archive")),
+	}
+}
+
 // TestConcurrentOneFolder: deliverers, flaggers, expungers and movers
 // work on one folder at once through two stores on one root (two
 // processes' views, in one process for the race detector). No message is
@@ -280,16 +295,8 @@ func checkRace(t *testing.T, root string, stores []*Store, firsts []int, expunge
 func TestConcurrentOneFolder(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	s1, err := Open(root, Options{Hostname: "one", WatchInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s1.Close()
+	s1, checkers := raceObserver(t, root)
 	s2 := openTestStore(t, root)
-	checkers := map[string]*eventChecker{
-		"INBOX":   watchEvents(t, testFolder(t, s1, raceUser, "INBOX")),
-		"Archive": watchEvents(t, testFolder(t, s1, raceUser, "Archive")),
-	}
 	var expunged expungeLog
 	errc := make(chan error, 2)
 	for i, s := range []*Store{s1, s2} {

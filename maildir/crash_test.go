@@ -157,13 +157,13 @@ func checkAfterCrash(t *testing.T, root string, acked map[int]bool, uidOwner map
 	}
 }
 
-// runKilledChild runs this test binary as a child (-test.run=run, with
-// env=root and env_FROM=from set), passes each line it prints to line,
-// kills it with SIGKILL after 150–500 ms and waits for it.
-func runKilledChild(t *testing.T, run, env, root string, from int, line func(string)) {
+// startChild starts this test binary as a child process with
+// -test.run=run and env added to the environment, and returns it with
+// its standard output.
+func startChild(t *testing.T, run string, env ...string) (*exec.Cmd, io.Reader) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run="+run)
-	cmd.Env = append(os.Environ(), env+"="+root, env+"_FROM="+strconv.Itoa(from))
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -172,6 +172,15 @@ func runKilledChild(t *testing.T, run, env, root string, from int, line func(str
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return cmd, stdout
+}
+
+// runKilledChild runs this test binary as a child (-test.run=run, with
+// env=root and env_FROM=from set), passes each line it prints to line,
+// kills it with SIGKILL after 150–500 ms and waits for it.
+func runKilledChild(t *testing.T, run, env, root string, from int, line func(string)) {
+	t.Helper()
+	cmd, stdout := startChild(t, run, env+"="+root, env+"_FROM="+strconv.Itoa(from))
 	kill := time.AfterFunc(time.Duration(150+rand.IntN(350))*time.Millisecond, func() { cmd.Process.Kill() })
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
