@@ -2,7 +2,9 @@ package maildir
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"os"
 	"testing"
 	"testing/iotest"
 )
@@ -22,7 +24,7 @@ func refCRLF(in []byte) []byte {
 
 // FuzzCRLFReader: the bulk reader gives exactly the reference output,
 // whatever the input and however small the reads and the underlying
-// reader's chunks.
+// reader's chunks, with buffers reused from the pool.
 func FuzzCRLFReader(f *testing.F) {
 	for _, s := range []string{"", "\n", "a\nb\r\nc\rd\n\n", "\r\n\r\n", "\r", "x\r\r\n\n.\n", "no newline"} {
 		f.Add([]byte(s), uint8(3))
@@ -45,6 +47,12 @@ func FuzzCRLFReader(f *testing.F) {
 			}
 			if !bytes.Equal(got, want) {
 				t.Fatalf("crlfReader(%q) = %q, want %q", in, got, want)
+			}
+			// Its buffer goes back to the pool for the next reader.
+			r.release()
+			r.release()
+			if n, err := r.Read(buf); n != 0 || !errors.Is(err, os.ErrClosed) {
+				t.Fatalf("Read after release = %d, %v", n, err)
 			}
 		}
 	})

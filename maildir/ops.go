@@ -154,11 +154,15 @@ func (f *Folder) Open(uid uint32) (io.ReadCloser, Message, error) {
 		m := f.message(&e)
 		f.mu.Unlock()
 		st, err := fh.Stat()
-		var r io.Reader = fh
 		if err != nil || st.Size() != e.vsize {
-			r = newCRLFReader(fh)
+			// Stored with bare LF (Dovecot): served with CRLF.
+			cr := newCRLFReader(fh)
+			return copyCloser{Reader: io.LimitReader(cr, e.vsize), close: func() error {
+				cr.release()
+				return fh.Close()
+			}}, m, nil
 		}
-		return copyCloser{Reader: io.LimitReader(r, e.vsize), close: fh.Close}, m, nil
+		return copyCloser{Reader: io.LimitReader(fh, e.vsize), close: fh.Close}, m, nil
 	}
 }
 

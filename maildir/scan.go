@@ -508,7 +508,9 @@ func (f *Folder) measure(rel string) int64 {
 		return 0
 	}
 	defer fh.Close()
-	n, _ := io.Copy(io.Discard, newCRLFReader(fh))
+	cr := newCRLFReader(fh)
+	defer cr.release()
+	n, _ := io.Copy(io.Discard, cr)
 	return n
 }
 
