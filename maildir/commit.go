@@ -349,10 +349,19 @@ func (f *Folder) flushPendingLocked(withUIDList bool) error {
 	return nil
 }
 
-// deferDelay is how long the background committer lets deferred
-// deliveries gather before numbering them together (unless someone waits
-// for them: see awaitDeferred).
-const deferDelay = 10 * time.Millisecond
+// The background committer lets deferred deliveries gather for
+// deferDelay before numbering them together (unless someone waits for
+// them: see awaitDeferred). While they keep coming (deferBusy or more
+// in a round), it doubles the wait up to maxDeferDelay, so that a stream
+// of deliveries costs a few fsyncs of dovecot-uidlist a second: each is
+// a flush of the disk cache, and at a hundred a second they slowed the
+// deliveries themselves by a fifth here. Sessions then learn of new mail
+// up to maxDeferDelay after it was stored.
+const (
+	deferDelay    = 10 * time.Millisecond
+	maxDeferDelay = 100 * time.Millisecond
+	deferBusy     = 8
+)
 
 // deferAdd makes the directory holding a deferred delivery's link durable
 // and queues it for the folder's background committer, starting it if
@@ -387,14 +396,14 @@ func (f *Folder) deferAdd(p *pendingAdd, dir string) error {
 // until the queue is empty.
 func (f *Folder) commitDeferred(c *commitState) {
 	defer f.acct.st.committers.done()
-	t := time.NewTimer(deferDelay)
+	delay := deferDelay
+	t := time.NewTimer(delay)
 	defer t.Stop()
 	for {
 		select {
 		case <-t.C:
 		case <-c.hurry:
 		}
-		t.Reset(deferDelay)
 		f.mu.Lock()
 		f.numberQueuedLocked(c)
 		var batch []*pendingAdd
@@ -414,6 +423,12 @@ func (f *Folder) commitDeferred(c *commitState) {
 			return
 		}
 		c.qmu.Unlock()
+		if len(batch) >= deferBusy {
+			delay = min(2*delay, maxDeferDelay)
+		} else {
+			delay = deferDelay
+		}
+		t.Reset(delay)
 	}
 }
 
