@@ -28,7 +28,7 @@
 //	        // assign UIDs, publish EventNew. Per-target errors in the slice
 //	        // (ErrOverQuota ...), a global error if nothing could be written.
 //	        // Returns only when durable; the UIDs are given by the folder's
-//	        // background committer a few milliseconds later (every Folder
+//	        // background committer 10 to 100 ms later (every Folder
 //	        // method waits for it first).
 //
 //	(*Account).Folders() ([]FolderInfo, error)            // Name, SpecialUse (imap.MailboxAttr* string such as `\Sent`), Subscribed

@@ -24,8 +24,8 @@ type Target struct {
 // to tmp/, fsynced, renamed (or linked) into new/ and the directory
 // fsynced, a directory fsync shared by deliveries that finish together.
 // Its UID is given, made durable and published by the folder's background
-// committer a few milliseconds later, together with the deliveries of
-// those milliseconds (one dotlock, one append to dovecot-uidlist, one
+// committer 10 to 100 ms later, together with the deliveries of those
+// milliseconds (one dotlock, one append to dovecot-uidlist, one
 // fsync of it); every Folder method first waits for the deliveries
 // already returned, so a caller reading after Deliver sees its message. A
 // crash in between loses nothing: the file gets its UID at the next scan.
