@@ -416,13 +416,9 @@ func (f *Folder) commitDeferred(c *commitState) {
 		if len(batch) > 0 {
 			f.commitDeferredBatch(c, batch)
 		}
-		c.qmu.Lock()
-		if len(c.toNumber) == 0 {
-			c.running = false
-			c.qmu.Unlock()
+		if f.committerDone(c) {
 			return
 		}
-		c.qmu.Unlock()
 		if len(batch) >= deferBusy {
 			delay = min(2*delay, maxDeferDelay)
 		} else {
@@ -430,6 +426,28 @@ func (f *Folder) commitDeferred(c *commitState) {
 		}
 		t.Reset(delay)
 	}
+}
+
+// committerDone reports whether the background committer has nothing
+// left to do, and if so marks it stopped. Nothing is left when no
+// delivery waits for a number and none numbered waits for its fsync: an
+// APPEND's numbering may have taken deliveries queued behind it, which
+// its own fsync does not cover.
+func (f *Folder) committerDone(c *commitState) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if len(c.toNumber) > 0 {
+		return false
+	}
+	for _, q := range c.pending {
+		if q.async && !q.durable {
+			return false
+		}
+	}
+	c.running = false
+	return true
 }
 
 // commitDeferredBatch fsyncs dovecot-uidlist for numbered deferred

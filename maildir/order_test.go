@@ -97,3 +97,25 @@ func TestRenamedBeforeShownKeepsOrder(t *testing.T) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
 }
+
+// TestCommitterKeepsNumberedDeliveries: an APPEND numbers the deliveries
+// queued with it, also those queued behind it, which its own fsync does
+// not cover; the background committer must not stop while one of them
+// waits for its fsync (nobody else would show it, and a reader waiting
+// for it would wait for ever).
+func TestCommitterKeepsNumberedDeliveries(t *testing.T) {
+	t.Parallel()
+	s := openTestStore(t, t.TempDir())
+	f := testFolder(t, s, "anna@example.org", "INBOX")
+	c := &f.cs
+	c.running = true
+	waiting := &pendingAdd{async: true, queued: true}
+	c.pending = []*pendingAdd{waiting}
+	if f.committerDone(c) {
+		t.Fatal("committer stops with a numbered delivery not yet durable")
+	}
+	waiting.durable = true
+	if !f.committerDone(c) || c.running {
+		t.Fatal("committer does not stop with nothing left")
+	}
+}
