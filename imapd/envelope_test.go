@@ -12,7 +12,6 @@ import (
 
 	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 )
 
@@ -224,20 +223,6 @@ var addressSeeds = []string{
 	"<a@b> <c@d>",
 	"x <a@b>>",
 	"",
-}
-
-// libraryAddresses is what the library path gives for v.
-func libraryAddresses(v string) []imap.Address {
-	addrs, _ := gomail.ParseAddressList(v)
-	var l []imap.Address
-	for _, a := range addrs {
-		mailbox, host, ok := strings.Cut(a.Address, "@")
-		if !ok {
-			continue
-		}
-		l = append(l, imap.Address{Name: a.Name, Mailbox: mailbox, Host: host})
-	}
-	return l
 }
 
 // checkSimpleAddresses fails when the fast path accepts v and differs from
