@@ -138,6 +138,30 @@ func (l *shownLog) check(t *testing.T, f *Folder, want int) {
 	}
 }
 
+// addConcurrently runs add(w, i) for i below each in workers goroutines
+// w at once and fails the test for every error.
+func addConcurrently(t *testing.T, workers, each int, add func(w, i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errc := make(chan error, workers*each)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := add(w, i); err != nil {
+					errc <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+}
+
 // TestUIDShownOnlyWhenDurable: concurrent deliveries and APPENDs are
 // shown to subscribers (and returned) only once the message's file and
 // its dovecot-uidlist record are both on stable storage, in UID order.
@@ -150,40 +174,20 @@ func TestUIDShownOnlyWhenDurable(t *testing.T) {
 	shown := d.watch(t, f)
 
 	const workers, each = 8, 12
-	var wg sync.WaitGroup
-	errc := make(chan error, workers*each)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				msg := fmt.Sprintf("Subject: %d/%d\r\n\r\nbody\r\n", w, i)
-				if w%4 == 3 {
-					m, err := f.Append(strings.NewReader(msg), nil, time.Time{}, nil)
-					if err != nil {
-						errc <- err
-						continue
-					}
-					if why := d.shownDurable(f, m); why != "" {
-						errc <- errors.New("APPEND returned: " + why)
-					}
-					continue
-				}
-				errs, err := s.Deliver(context.Background(), strings.NewReader(msg), []Target{{User: user}})
-				if err == nil {
-					err = errs[0]
-				}
-				if err != nil {
-					errc <- err
-				}
+	addConcurrently(t, workers, each, func(w, i int) error {
+		msg := fmt.Sprintf("Subject: %d/%d\r\n\r\nbody\r\n", w, i)
+		if w%4 == 3 {
+			m, err := f.Append(strings.NewReader(msg), nil, time.Time{}, nil)
+			if err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Error(err)
-	}
+			if why := d.shownDurable(f, m); why != "" {
+				return errors.New("APPEND returned: " + why)
+			}
+			return nil
+		}
+		return deliverTo(s, user, msg)
+	})
 	shown.check(t, f, workers*each)
 }
 
@@ -298,24 +302,9 @@ func TestDeferredNumbering(t *testing.T) {
 	f := testFolder(t, s, user, "INBOX")
 	shown := d.watch(t, f)
 	const workers, each = 8, 12
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				msg := fmt.Sprintf("Subject: %d/%d\r\n\r\nbody\r\n", w, i)
-				errs, err := s.Deliver(context.Background(), strings.NewReader(msg), []Target{{User: user}})
-				if err == nil {
-					err = errs[0]
-				}
-				if err != nil {
-					t.Error(err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	addConcurrently(t, workers, each, func(w, i int) error {
+		return deliverTo(s, user, fmt.Sprintf("Subject: %d/%d\r\n\r\nbody\r\n", w, i))
+	})
 	// Every file is durable in new/ as soon as its Deliver returned.
 	ents, _ := os.ReadDir(f.path("new"))
 	d.mu.Lock()

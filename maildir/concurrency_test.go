@@ -1,11 +1,9 @@
 package maildir
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,8 +125,8 @@ func raceWorkload(s *Store, first int, maybeExpunged func(n int)) error {
 			defer wg.Done()
 			for i := range racePerDeliverer {
 				n := first + d*racePerDeliverer + i
-				if errs, err := s.Deliver(context.Background(), strings.NewReader(raceMessage(n)), []Target{{User: raceUser}}); err != nil || errs[0] != nil {
-					fail <- fmt.Errorf("deliver %d: %v %v", n, err, errs)
+				if err := deliverTo(s, raceUser, raceMessage(n)); err != nil {
+					fail <- fmt.Errorf("deliver %d: %w", n, err)
 					return
 				}
 			}

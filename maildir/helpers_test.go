@@ -38,10 +38,18 @@ func testFolder(t testing.TB, s *Store, user, name string) *Folder {
 // deliver delivers msg to user's INBOX and fails the test on error.
 func deliver(t testing.TB, s *Store, user, msg string) {
 	t.Helper()
-	errs, err := s.Deliver(context.Background(), strings.NewReader(msg), []Target{{User: user}})
-	if err != nil || errs[0] != nil {
-		t.Fatalf("deliver: %v %v", err, errs)
+	if err := deliverTo(s, user, msg); err != nil {
+		t.Fatalf("deliver: %v", err)
 	}
+}
+
+// deliverTo delivers msg to user's INBOX and returns its error.
+func deliverTo(s *Store, user, msg string) error {
+	errs, err := s.Deliver(context.Background(), strings.NewReader(msg), []Target{{User: user}})
+	if err == nil {
+		err = errs[0]
+	}
+	return err
 }
 
 // recorder collects a folder's events.
