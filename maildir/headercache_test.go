@@ -32,6 +32,25 @@ func hcMessage(i int) string {
 		"Subject: message %d\r\nMessage-ID: <%d@test>\r\nX-Other: %d\r\n\r\nbody %d\r\n", i, i, i, i, i, i)
 }
 
+// deliverMessages delivers hcMessage(1) to hcMessage(n) to user.
+func deliverMessages(t *testing.T, s *Store, user string, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		deliver(t, s, user, hcMessage(i))
+	}
+}
+
+// fillHeaderCache reads the envelope header of UIDs 1 to n, filling the
+// header cache.
+func fillHeaderCache(t *testing.T, f *Folder, n uint32) {
+	t.Helper()
+	for uid := uint32(1); uid <= n; uid++ {
+		if _, err := f.EnvelopeHeader(uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func hcWant(i int) string {
 	return fmt.Sprintf("From: Sender %d <s%d@example.net>\r\nTo: u@example.org\r\nSubject: message %d\r\nMessage-ID: <%d@test>\r\n\r\n", i, i, i, i)
 }
@@ -52,9 +71,7 @@ func TestHeaderCacheServesAndPersists(t *testing.T) {
 	root := t.TempDir()
 	const user = "hc@example.org"
 	s := openTestStore(t, root)
-	for i := 1; i <= 5; i++ {
-		deliver(t, s, user, hcMessage(i))
-	}
+	deliverMessages(t, s, user, 5)
 	f := testFolder(t, s, user, "INBOX")
 	for uid := uint32(1); uid <= 5; uid++ {
 		h, err := f.EnvelopeHeader(uid)
@@ -81,15 +98,9 @@ func TestHeaderCacheTornAndForeign(t *testing.T) {
 	root := t.TempDir()
 	const user = "hc@example.org"
 	s := openTestStore(t, root)
-	for i := 1; i <= 4; i++ {
-		deliver(t, s, user, hcMessage(i))
-	}
+	deliverMessages(t, s, user, 4)
 	f := testFolder(t, s, user, "INBOX")
-	for uid := uint32(1); uid <= 4; uid++ {
-		if _, err := f.EnvelopeHeader(uid); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fillHeaderCache(t, f, 4)
 	path := f.path(headerCacheFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -159,15 +170,9 @@ func TestHeaderCacheCompaction(t *testing.T) {
 	root := t.TempDir()
 	const user = "hc@example.org"
 	s := openTestStore(t, root)
-	for i := 1; i <= 30; i++ {
-		deliver(t, s, user, hcMessage(i))
-	}
+	deliverMessages(t, s, user, 30)
 	f := testFolder(t, s, user, "INBOX")
-	for uid := uint32(1); uid <= 30; uid++ {
-		if _, err := f.EnvelopeHeader(uid); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fillHeaderCache(t, f, 30)
 	var gone []uint32
 	for uid := uint32(1); uid <= 24; uid++ {
 		gone = append(gone, uid)
@@ -204,9 +209,7 @@ func TestHeaderCacheConcurrent(t *testing.T) {
 	root := t.TempDir()
 	const user = "hc@example.org"
 	s := openTestStore(t, root)
-	for i := 1; i <= 20; i++ {
-		deliver(t, s, user, hcMessage(i))
-	}
+	deliverMessages(t, s, user, 20)
 	f := testFolder(t, s, user, "INBOX")
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
@@ -262,9 +265,7 @@ func TestHeaderCacheTruncatedUnderMapping(t *testing.T) {
 	root := t.TempDir()
 	const user = "hc@example.org"
 	s := openTestStore(t, root)
-	for i := 1; i <= 3; i++ {
-		deliver(t, s, user, hcMessage(i))
-	}
+	deliverMessages(t, s, user, 3)
 	f := testFolder(t, s, user, "INBOX")
 	for uid := uint32(1); uid <= 3; uid++ {
 		f.EnvelopeHeader(uid)

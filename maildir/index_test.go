@@ -22,9 +22,7 @@ func noDirtyWindow(t *testing.T) {
 func indexFixture(t *testing.T, root, user string) {
 	t.Helper()
 	s := openTestStore(t, root)
-	for i := 1; i <= 12; i++ {
-		deliver(t, s, user, hcMessage(i))
-	}
+	deliverMessages(t, s, user, 12)
 	f := testFolder(t, s, user, "INBOX")
 	if _, err := f.SetFlags([]uint32{2, 3, 5}, FlagsAdd, []string{`\Seen`, "$Work"}, nil); err != nil {
 		t.Fatal(err)

@@ -18,9 +18,7 @@ func TestTakeRecentHint(t *testing.T) {
 			t.Fatalf("TakeRecent = %v %v, want %v", got, err, want)
 		}
 	}
-	for i := 1; i <= 3; i++ {
-		deliver(t, s, user, hcMessage(i))
-	}
+	deliverMessages(t, s, user, 3)
 	take(1, 2, 3)
 	take()
 	deliver(t, s, user, hcMessage(4))

@@ -16,9 +16,7 @@ func TestRescanPerDirectory(t *testing.T) {
 	root := t.TempDir()
 	const user = "scan@example.org"
 	s := openTestStore(t, root)
-	for i := 1; i <= 3; i++ {
-		deliver(t, s, user, hcMessage(i))
-	}
+	deliverMessages(t, s, user, 3)
 	f := testFolder(t, s, user, "INBOX")
 	if _, err := f.SetFlags([]uint32{1, 2}, FlagsAdd, []string{`\Seen`}, nil); err != nil {
 		t.Fatal(err)
