@@ -110,6 +110,14 @@ func (f *Folder) rescanIfChanged() error {
 // dirSet says which of new/ and cur/ a scan lists.
 type dirSet struct{ new, cur bool }
 
+// has reports whether the set holds new/ (inNew) or cur/ (!inNew).
+func (d dirSet) has(inNew bool) bool {
+	if inNew {
+		return d.new
+	}
+	return d.cur
+}
+
 // bothDirs lists new/ and cur/.
 var bothDirs = dirSet{new: true, cur: true}
 
@@ -219,19 +227,6 @@ func (f *Folder) scanDirsLocked(publish bool, dirs dirSet) error {
 		}
 	}
 	files, stable, err := f.listFilesLocked(dirs)
-	if err == nil && f.seemsGoneLocked(files, dirs) {
-		// readdir can miss a file renamed while the directory is read
-		// (another process changing its flags), and the directory's
-		// time may not tell when it changed twice in one timestamp
-		// tick. A message is gone only when a second listing misses it
-		// too; otherwise it would come back later as new, after higher
-		// UIDs.
-		var again map[string]fileRef
-		var stable2 bool
-		again, stable2, err = f.listFilesLocked(dirs)
-		maps.Copy(files, again)
-		stable = stable && stable2
-	}
 	if err != nil {
 		return err
 	}
@@ -257,7 +252,27 @@ func (f *Folder) resetLocked(publish bool) {
 	f.msgs = nil
 }
 
-// listFilesLocked lists the message files of new/ and cur/, leaving out
+// listFilesLocked lists the message files of the directories in dirs
+// (see listOnceLocked). readdir can miss a file renamed while the
+// directory is read (another process changing its flags), and the
+// directory's time does not tell when it changed twice in one timestamp
+// tick; so when a known message seems gone, the directories are listed
+// again and a message is missing only when both listings miss it.
+// Otherwise it would come back later as new, after higher UIDs.
+func (f *Folder) listFilesLocked(dirs dirSet) (files map[string]fileRef, stable bool, err error) {
+	files, stable, err = f.listOnceLocked(dirs)
+	if err != nil || !f.seemsGoneLocked(files, dirs) {
+		return files, stable, err
+	}
+	again, stable2, err := f.listOnceLocked(dirs)
+	if err != nil {
+		return nil, false, err
+	}
+	maps.Copy(files, again)
+	return files, stable && stable2, nil
+}
+
+// listOnceLocked lists the message files of new/ and cur/, leaving out
 // dot files and deliveries in progress. A base in both keeps cur/.
 //
 // new/ is read before cur/ because files only move from new/ to cur/. A
@@ -268,7 +283,7 @@ func (f *Folder) resetLocked(publish bool) {
 // UID below one already shown. When a directory kept changing through
 // every attempt, stable is false and the caller must not take a missing
 // file for an expunge.
-func (f *Folder) listFilesLocked(dirs dirSet) (files map[string]fileRef, stable bool, err error) {
+func (f *Folder) listOnceLocked(dirs dirSet) (files map[string]fileRef, stable bool, err error) {
 	size := 16
 	if dirs.cur {
 		size += len(f.msgs)
@@ -276,7 +291,7 @@ func (f *Folder) listFilesLocked(dirs dirSet) (files map[string]fileRef, stable 
 	files = make(map[string]fileRef, size)
 	stable = true
 	for _, sub := range []string{"new", "cur"} {
-		if (sub == "new" && !dirs.new) || (sub == "cur" && !dirs.cur) {
+		if !dirs.has(sub == "new") {
 			continue
 		}
 		for attempt := 0; ; attempt++ {
@@ -308,7 +323,7 @@ func (f *Folder) listFilesLocked(dirs dirSet) (files map[string]fileRef, stable 
 func (f *Folder) seemsGoneLocked(files map[string]fileRef, dirs dirSet) bool {
 	for i := range f.msgs {
 		e := &f.msgs[i]
-		if (e.inNew && !dirs.new) || (!e.inNew && !dirs.cur) {
+		if !dirs.has(e.inNew) {
 			continue
 		}
 		if _, ok := files[e.base]; !ok {
@@ -352,7 +367,7 @@ func (f *Folder) applyScanLocked(files map[string]fileRef, publish, stable bool,
 	var events []Event
 	for i := range f.msgs {
 		e := &f.msgs[i]
-		if (e.inNew && !dirs.new) || (!e.inNew && !dirs.cur) {
+		if !dirs.has(e.inNew) {
 			continue
 		}
 		fr, ok := files[e.base]
