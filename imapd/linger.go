@@ -22,36 +22,45 @@ func (s *Server) lingerLocked(m *mailbox) {
 	m.envelopes = make(map[uint32]*imap.Envelope)
 	m.mu.Unlock()
 	if s.closed {
-		s.dropMailboxLocked(m)
+		// The unsubscription calls the folder: not under s.mu.
+		go s.dropMailboxLocked(m)()
 		return
 	}
 	m.linger = time.AfterFunc(mailboxLinger, func() {
 		s.mu.Lock()
-		defer s.mu.Unlock()
+		unsubscribe := func() {}
 		if m.refs == 0 && m.linger != nil {
-			s.dropMailboxLocked(m)
+			unsubscribe = s.dropMailboxLocked(m)
 		}
+		s.mu.Unlock()
+		unsubscribe()
 	})
 }
 
-// dropMailboxLocked unsubscribes m and forgets it. s.mu is held.
-func (s *Server) dropMailboxLocked(m *mailbox) {
+// dropMailboxLocked forgets m and returns the function that unsubscribes
+// it from its folder, to be called once s.mu is released (it calls the
+// folder). s.mu is held.
+func (s *Server) dropMailboxLocked(m *mailbox) (unsubscribe func()) {
 	m.stopLinger()
 	if s.mailboxes[m.folder] == m {
 		delete(s.mailboxes, m.folder)
 	}
-	m.cancel()
+	return m.cancel
 }
 
 // dropLingering unsubscribes every mailbox no session has selected (at
 // shutdown).
 func (s *Server) dropLingering() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	var unsubscribe []func()
 	for _, m := range s.mailboxes {
 		if m.refs == 0 {
-			s.dropMailboxLocked(m)
+			unsubscribe = append(unsubscribe, s.dropMailboxLocked(m))
 		}
+	}
+	s.mu.Unlock()
+	for _, u := range unsubscribe {
+		u()
 	}
 }
 

@@ -20,18 +20,31 @@ import (
 // SMTP delivery, by POP3 and (through maildir's watcher) by other
 // programs all reach every session the same way.
 type mailbox struct {
-	folder  *maildir.Folder
-	tracker *imapserver.MailboxTracker
-	cancel  func()
-	refs    int // selected sessions; guarded by Server.mu
+	folder *maildir.Folder
+	// ready is closed once the fields below are set up (openMailbox).
+	ready chan struct{}
+	// cancel unsubscribes from the folder; set before ready.
+	cancel func()
+	refs   int // selected sessions; guarded by Server.mu
 	// linger unsubscribes the mailbox once it has had no session for
 	// mailboxLinger; guarded by Server.mu.
 	linger *time.Timer
 
-	mu      sync.Mutex // guards the fields below and orders tracker updates
+	// mu guards the fields below and orders tracker updates. It is a
+	// leaf lock: no holder calls the store, takes Server.mu or waits
+	// (see doc.go).
+	mu sync.Mutex
+	// tracker is nil until openMailbox installs the snapshot; events
+	// delivered before that wait in early.
+	tracker *imapserver.MailboxTracker
+	early   []maildir.Event
 	msgs    []maildir.Message
-	uidNext uint32
-	idlers  map[*selection]struct{}
+	// keywords are the keywords announced in FLAGS (SELECT, then
+	// "* FLAGS" whenever a new one appears), so every keyword a session
+	// sees in FETCH FLAGS was in FLAGS first (RFC 9051 §7.3.5).
+	keywords map[string]bool
+	uidNext  uint32
+	idlers   map[*selection]struct{}
 	// seenPrefix is a count of leading messages known to be \Seen, so
 	// SELECT's search for the first unseen message does not walk them
 	// again (in a large, read mailbox that is nearly every message).
@@ -63,24 +76,36 @@ func (m *mailbox) cacheEnvelope(uid uint32, env *imap.Envelope) {
 }
 
 // openMailbox returns the shared mailbox of folder, subscribing to its
-// events on first use.
+// events on first use. No lock is held while the folder is called: a
+// second session that asks for the same folder meanwhile waits for ready.
 func (s *Server) openMailbox(f *maildir.Folder) *mailbox {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if m := s.mailboxes[f]; m != nil {
 		m.refs++
 		m.stopLinger()
+		s.mu.Unlock()
+		<-m.ready
 		return m
 	}
-	m := &mailbox{folder: f, refs: 1, idlers: make(map[*selection]struct{}), envelopes: make(map[uint32]*imap.Envelope)}
-	// Hold m.mu across Subscribe so an event racing the snapshot waits
-	// until msgs and the tracker exist.
-	m.mu.Lock()
-	snap, uidNext, cancel := f.Subscribe(m.onEvent)
-	m.msgs, m.uidNext, m.cancel = snap, uidNext, cancel
-	m.tracker = imapserver.NewMailboxTracker(uint32(len(snap)))
-	m.mu.Unlock()
+	m := &mailbox{folder: f, refs: 1, ready: make(chan struct{}), idlers: make(map[*selection]struct{}), envelopes: make(map[uint32]*imap.Envelope)}
 	s.mailboxes[f] = m
+	s.mu.Unlock()
+
+	snap, uidNext, cancel := f.Subscribe(m.onEvent)
+	m.mu.Lock()
+	m.msgs, m.uidNext, m.cancel = snap, uidNext, cancel
+	m.keywords = map[string]bool{}
+	for i := range snap {
+		m.noteKeywordsLocked(snap[i].Flags)
+	}
+	m.tracker = imapserver.NewMailboxTracker(uint32(len(snap)))
+	early := m.early
+	m.early = nil
+	for _, ev := range early {
+		m.applyLocked(ev)
+	}
+	m.mu.Unlock()
+	close(m.ready)
 	return m
 }
 
@@ -95,20 +120,34 @@ func (s *Server) closeMailbox(m *mailbox) {
 	s.lingerLocked(m)
 }
 
-// onEvent applies one folder change to the sequence-number view and
-// queues it for every session. It runs with the folder locked and must
-// not block or call the folder.
+// onEvent is the folder's subscriber. maildir calls it after releasing
+// the folder lock, one event at a time, possibly from another session's
+// goroutine and possibly before openMailbox has installed the snapshot
+// (then the event waits in early). It takes only m.mu, which no holder
+// keeps while calling the store.
 func (m *mailbox) onEvent(ev maildir.Event) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.tracker == nil {
+		m.early = append(m.early, ev)
+		return
+	}
+	m.applyLocked(ev)
+}
+
+// applyLocked applies one folder change to the sequence-number view and
+// queues it for every session.
+func (m *mailbox) applyLocked(ev maildir.Event) {
 	switch ev.Kind {
 	case maildir.EventNew:
+		m.announceKeywordsLocked(ev.Message.Flags)
 		m.addLocked(ev.Message)
 	case maildir.EventFlags:
 		i := m.indexLocked(ev.Message.UID)
 		if i < 0 {
 			return
 		}
+		m.announceKeywordsLocked(ev.Message.Flags)
 		m.msgs[i].Flags = ev.Message.Flags
 		if i < m.seenPrefix && !hasStoreFlag(ev.Message.Flags, imap.FlagSeen) {
 			m.seenPrefix = i

@@ -31,17 +31,20 @@ func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectDat
 		}
 		recent = uint32(len(uids))
 	}
+	validity := f.UIDValidity()
 	m := s.srv.openMailbox(f)
 	sel := &selection{mbox: m, readOnly: opts.ReadOnly, wake: make(chan struct{}, 1)}
+	// Only the view: m.mu is never held while the folder is called.
 	m.mu.Lock()
 	sel.st = m.tracker.NewSession()
+	flags := m.flagListLocked()
 	d := &imap.SelectData{
-		Flags:          systemFlags,
-		PermanentFlags: append(append([]imap.Flag(nil), systemFlags...), imap.FlagWildcard),
+		Flags:          flags,
+		PermanentFlags: append(append([]imap.Flag(nil), flags...), imap.FlagWildcard),
 		NumMessages:    uint32(len(m.msgs)),
 		NumRecent:      recent,
 		UIDNext:        imap.UID(m.uidNext),
-		UIDValidity:    f.UIDValidity(),
+		UIDValidity:    validity,
 	}
 	d.FirstUnseenSeqNum = m.firstUnseenLocked()
 	m.mu.Unlock()

@@ -185,6 +185,8 @@ func (a *Account) DeleteFolder(name string) error {
 	if name == inboxName {
 		return fmt.Errorf("maildir: delete %q: %w: INBOX cannot be deleted", name, ErrBadName)
 	}
+	var gone []*Folder
+	defer func() { deliverAll(gone) }() // after the unlock below
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.exists(name) {
@@ -192,6 +194,7 @@ func (a *Account) DeleteFolder(name string) error {
 	}
 	if f := a.folders[name]; f != nil {
 		f.markGone()
+		gone = append(gone, f)
 		delete(a.folders, name)
 	}
 	// Move it out of sight in one rename, then remove at leisure.
@@ -226,6 +229,8 @@ func (a *Account) RenameFolder(oldName, newName string) error {
 	if newName == inboxName {
 		return fmt.Errorf("maildir: rename to INBOX: %w", ErrExists)
 	}
+	var gone []*Folder
+	defer func() { deliverAll(gone) }() // after the unlock below
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !a.exists(oldName) {
@@ -270,6 +275,7 @@ func (a *Account) RenameFolder(oldName, newName string) error {
 	for _, m := range moves {
 		if f := a.folders[m.from]; f != nil {
 			f.markGone()
+			gone = append(gone, f)
 			delete(a.folders, m.from)
 		}
 		if err := os.Rename(a.folderDir(m.from), a.folderDir(m.to)); err != nil {

@@ -43,8 +43,8 @@
 //	(*Folder).UIDValidity() uint32
 //	(*Folder).Subscribe(fn func(Event)) (snapshot []Message, uidNext uint32, cancel func())
 //	        // atomically: the current messages sorted by UID, and fn called for every
-//	        // later change in order. fn runs with the folder locked: it must not block
-//	        // and must not call back into the Folder.
+//	        // later change in order, after the folder lock is released (see Locks).
+//	        // fn must not block, call the Folder, or take a lock held around Folder calls.
 //	(*Folder).Messages() ([]Message, uidNext uint32, err error)
 //	(*Folder).Append(r io.Reader, flags []string, date time.Time, source any) (Message, error)
 //	(*Folder).Open(uid uint32) (io.ReadCloser, Message, error)   // content with CRLF line ends; Message.Size bytes exactly
@@ -70,4 +70,43 @@
 // tested with errors.Is.
 //
 // Every durable write goes through package postern/maildir/durable.
+//
+// # Locks
+//
+// The locks of the store, in the only order in which one may be taken
+// while another is held (a lock may only be taken while holding locks
+// above it in this list):
+//
+//  1. Store.mu: the account table (store.go).
+//  2. Account.mu: the folder table and folder directories (account.go).
+//  3. Folder.mu: a folder's state. Two folders are held at once only by
+//     Move, in the order of their directory names (lockPair).
+//  4. commitState.qmu: the queue of adds waiting for a UID (commit.go).
+//  5. Leaf locks, under which nothing else is taken: the event queue's
+//     mu (events.go), the header cache's mu, the quota's mu, the
+//     group-fsync state (groupsync.go), the dotlock source table.
+//
+// The dotlock on dovecot-uidlist (a file, shared with other processes) is
+// taken under Folder.mu only, and never waited for with another folder's
+// dotlock held.
+//
+// Events never run under these locks. A mutation publishes under
+// Folder.mu, which only queues the event; releasing Folder.mu (its
+// Unlock) delivers the queue to the subscribers, one event at a time and
+// in order across all publishers, and returns only once every event
+// queued before it is delivered. The two places that hold a second store
+// lock when they release a folder, Move (the other folder) and
+// DeleteFolder/RenameFolder (Account.mu), release quietly and deliver
+// after releasing the last lock (deliverAll). So a subscriber such as
+// imapd's mailbox view may take its own lock even though its callers
+// hold that lock around nothing but memory, and two sessions can never
+// wait for each other through the store: the lock-order inversion of
+// SELECT against APPEND/EXPUNGE (issue 14) has no path left. Subscribers
+// must still not block, call the Folder, or take a lock that is held
+// while a Folder or Account method runs.
+//
+// Goroutines of the store: the background committer of each folder with
+// deliveries (commit.go) takes Folder.mu and qmu like any caller; the
+// watcher (store.go) rescans loaded folders one at a time with no other
+// lock held. Neither waits for a front end.
 package maildir

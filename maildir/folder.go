@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 )
 
@@ -78,12 +77,6 @@ func (e *entry) name() string {
 	return sub + fullName(e.base, e.info)
 }
 
-// subscriber is one Subscribe callback.
-type subscriber struct {
-	id int
-	fn func(Event)
-}
-
 // Folder is one mailbox. There is one *Folder per folder per process, so
 // every session sees every change as an Event. It is safe for concurrent
 // use.
@@ -92,15 +85,18 @@ type Folder struct {
 	name string
 	dir  string
 
-	mu   sync.Mutex // guards everything below
-	gone bool       // deleted or renamed away
+	mu   folderMutex // guards everything below; Unlock delivers events (events.go)
+	gone bool        // deleted or renamed away
 	ul   uidState
 	kws  *keywords
 	// kwStamp is the dovecot-keywords file kws was read from.
 	kwStamp fileStamp
 	msgs    []entry // sorted by UID
-	subs    []subscriber
-	next    int // next subscriber id
+	// subs is copied on write: queued events keep the list of their
+	// moment.
+	subs []*subscriber
+	// events holds published events until the lock is released.
+	events eventQueue
 	// adding holds the Source of each add in progress by base, for the
 	// event when a scan during the add publishes the file first.
 	adding map[string]any
@@ -121,6 +117,8 @@ type Folder struct {
 // newFolder returns an unloaded folder.
 func newFolder(a *Account, name, dir string) *Folder {
 	f := &Folder{acct: a, name: name, dir: dir, adding: map[string]any{}}
+	f.mu.f = f
+	f.events.cond.L = &f.events.mu
 	f.cs.wake = make(chan struct{})
 	f.cs.hurry = make(chan struct{}, 1)
 	return f
@@ -190,36 +188,31 @@ func (f *Folder) Messages() ([]Message, uint32, error) {
 
 // Subscribe atomically returns the current messages sorted by UID and
 // UIDNEXT, and arranges for fn to be called for every later change, in
-// order, until cancel is called. fn runs with the folder locked: it must
-// not block and must not call back into the Folder.
+// order, until cancel is called.
+//
+// fn is called after the folder lock is released (see events.go), one
+// event at a time, possibly before Subscribe has returned (the caller
+// must then hold the event until it has installed the snapshot) and
+// from another goroutine's Folder call. It must not block, must not call
+// the Folder and must take no lock that is held while the Folder is
+// called.
 func (f *Folder) Subscribe(fn func(Event)) (snapshot []Message, uidNext uint32, cancel func()) {
 	f.awaitDeferred()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	id := f.next
-	f.next++
-	f.subs = append(f.subs, subscriber{id: id, fn: fn})
-	var once sync.Once
+	sub := &subscriber{fn: fn}
+	f.subs = append(slices.Clip(f.subs), sub)
 	cancel = func() {
-		once.Do(func() {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			for i, s := range f.subs {
-				if s.id == id {
-					f.subs = append(f.subs[:i:i], f.subs[i+1:]...)
-					break
-				}
-			}
-		})
+		if sub.canceled.Swap(true) {
+			return
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if i := slices.Index(f.subs, sub); i >= 0 {
+			f.subs = slices.Delete(slices.Clone(f.subs), i, i+1)
+		}
 	}
 	return f.snapshotLocked(), f.ul.hdr.next, cancel
-}
-
-// publishLocked calls every subscriber with ev.
-func (f *Folder) publishLocked(ev Event) {
-	for _, s := range f.subs {
-		s.fn(ev)
-	}
 }
 
 // Status returns the folder's counters, computed from memory.
@@ -290,10 +283,12 @@ func (f *Folder) removeLocked(set map[uint32]bool) {
 }
 
 // markGone makes the folder refuse further use after a delete or
-// rename, and tells subscribers every message is gone.
+// rename, and tells subscribers every message is gone. The account lock
+// is held: the events are delivered by the caller's deliverAll once it
+// is released.
 func (f *Folder) markGone() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	defer f.mu.unlockQuiet()
 	f.gone = true
 	for _, e := range f.msgs {
 		f.publishLocked(Event{Kind: EventExpunge, Message: Message{UID: e.uid, Key: e.base}})

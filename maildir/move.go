@@ -149,7 +149,9 @@ func lockPair(a, b *Folder) (unlock func()) {
 	first.mu.Lock()
 	second.mu.Lock()
 	return func() {
-		second.mu.Unlock()
-		first.mu.Unlock()
+		second.mu.unlockQuiet()
+		first.mu.unlockQuiet()
+		// Both released: dest's EventNew first, then a's EventExpunge.
+		deliverAll([]*Folder{b, a})
 	}
 }
