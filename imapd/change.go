@@ -10,9 +10,15 @@ import (
 	"postern/maildir"
 )
 
-// Store changes flags. Other sessions get FETCH FLAGS through the
-// mailbox's tracker; this one gets them here unless .SILENT.
-func (s *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+// Store changes flags. The FETCH FLAGS of a STORE come from the
+// mailbox's tracker, like every other session's, in the Poll after the
+// command: this session's queue may still hold older updates of the same
+// messages (another session's change just before), and a "* FLAGS" for a
+// new keyword must precede the first FETCH that shows it, so writing the
+// fresh flags here, ahead of the queue, would leave the client with stale
+// flags or an unannounced keyword. .SILENT leaves this session out of the
+// update unless its queue holds older ones (see selection.echo).
+func (s *session) Store(_ *imapserver.FetchWriter, set imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
 	if s.sel.readOnly {
 		return readOnlyErr
 	}
@@ -25,32 +31,10 @@ func (s *session) Store(w *imapserver.FetchWriter, set imap.NumSet, flags *imap.
 		imap.StoreFlagsAdd: maildir.FlagsAdd,
 		imap.StoreFlagsDel: maildir.FlagsRemove,
 	}[flags.Op]
-	changed, err := s.sel.mbox.folder.SetFlags(uidsOf(ts), op, storeFlags(flags.Flags), s.sel)
-	if err != nil {
-		return replyError(s.log, "store", err)
-	}
-	if flags.Silent {
-		return nil
-	}
-	byUID := make(map[uint32][]string, len(changed))
-	for _, m := range changed {
-		byUID[m.UID] = m.Flags
-	}
-	return s.batched(func() error {
-		for _, t := range ts {
-			fl, ok := byUID[t.msg.UID]
-			if !ok {
-				continue
-			}
-			rw := w.CreateMessage(t.seq)
-			rw.WriteUID(imap.UID(t.msg.UID))
-			rw.WriteFlags(imapFlags(fl))
-			if err := rw.Close(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	s.sel.setEcho(!flags.Silent)
+	defer s.sel.setEcho(false)
+	_, err := s.sel.mbox.folder.SetFlags(uidsOf(ts), op, storeFlags(flags.Flags), s.sel)
+	return replyError(s.log, "store", err)
 }
 
 // Expunge removes the \Deleted messages (only those in uids for UID

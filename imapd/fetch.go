@@ -25,6 +25,12 @@ func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.F
 	if err := s.markSeen(ts, opts); err != nil {
 		return err
 	}
+	if opts.Flags {
+		known := s.sel.knownKeywords()
+		for i := range ts {
+			ts[i].msg.Flags = visibleFlags(ts[i].msg.Flags, known)
+		}
+	}
 	return s.batched(func() error {
 		for _, t := range ts {
 			if err := s.fetchOne(w, t, opts); err != nil {

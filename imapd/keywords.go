@@ -16,18 +16,27 @@ import (
 
 // noteKeywordsLocked adds the keywords of flags to m.keywords and reports
 // whether any was new. m.mu is held.
+// The map is replaced, never modified, so a session may keep it as the
+// set it was told about.
 func (m *mailbox) noteKeywordsLocked(flags []string) bool {
-	added := false
+	var next map[string]bool
 	for _, f := range flags {
-		if strings.HasPrefix(f, `\`) {
-			continue // a system flag
+		if strings.HasPrefix(f, `\`) || m.keywords[f] || next[f] {
+			continue // a system flag, or known
 		}
-		if !m.keywords[f] {
-			m.keywords[f] = true
-			added = true
+		if next == nil {
+			next = make(map[string]bool, len(m.keywords)+1)
+			for k := range m.keywords {
+				next[k] = true
+			}
 		}
+		next[f] = true
 	}
-	return added
+	if next == nil {
+		return false
+	}
+	m.keywords = next
+	return true
 }
 
 // announceKeywordsLocked queues "* FLAGS" for every session when flags
@@ -35,6 +44,7 @@ func (m *mailbox) noteKeywordsLocked(flags []string) bool {
 func (m *mailbox) announceKeywordsLocked(flags []string) {
 	if m.noteKeywordsLocked(flags) {
 		m.tracker.QueueMailboxFlags(m.flagListLocked())
+		m.countPendingLocked(nil)
 	}
 }
 

@@ -45,6 +45,8 @@ type mailbox struct {
 	keywords map[string]bool
 	uidNext  uint32
 	idlers   map[*selection]struct{}
+	// sels are the sessions that have the mailbox selected.
+	sels map[*selection]struct{}
 	// seenPrefix is a count of leading messages known to be \Seen, so
 	// SELECT's search for the first unseen message does not walk them
 	// again (in a large, read mailbox that is nearly every message).
@@ -87,7 +89,7 @@ func (s *Server) openMailbox(f *maildir.Folder) *mailbox {
 		<-m.ready
 		return m
 	}
-	m := &mailbox{folder: f, refs: 1, ready: make(chan struct{}), idlers: make(map[*selection]struct{}), envelopes: make(map[uint32]*imap.Envelope)}
+	m := &mailbox{folder: f, refs: 1, ready: make(chan struct{}), idlers: make(map[*selection]struct{}), sels: make(map[*selection]struct{}), envelopes: make(map[uint32]*imap.Envelope)}
 	s.mailboxes[f] = m
 	s.mu.Unlock()
 
@@ -153,10 +155,11 @@ func (m *mailbox) applyLocked(ev maildir.Event) {
 			m.seenPrefix = i
 		}
 		var src *imapserver.SessionTracker
-		if sel, ok := ev.Source.(*selection); ok && sel.mbox == m {
-			src = sel.st
+		if sel, ok := ev.Source.(*selection); ok && sel.mbox == m && !sel.echo && sel.pending == 0 {
+			src = sel.st // it knows its own change (see selection.echo)
 		}
 		m.tracker.QueueMessageFlags(uint32(i+1), imap.UID(ev.Message.UID), imapFlags(ev.Message.Flags), src)
+		m.countPendingLocked(src)
 	case maildir.EventExpunge:
 		i := m.indexLocked(ev.Message.UID)
 		if i < 0 {
@@ -168,6 +171,10 @@ func (m *mailbox) applyLocked(ev maildir.Event) {
 		}
 		delete(m.envelopes, ev.Message.UID)
 		m.tracker.QueueExpunge(uint32(i + 1))
+		m.countPendingLocked(nil)
+		for sel := range m.sels {
+			sel.pendingExpunges++
+		}
 	}
 	for sel := range m.idlers {
 		select {
@@ -193,6 +200,17 @@ func (m *mailbox) addLocked(msg maildir.Message) {
 		m.uidNext = msg.UID + 1
 	}
 	m.tracker.QueueNumMessages(uint32(len(m.msgs)))
+	m.countPendingLocked(nil)
+}
+
+// countPendingLocked notes an update queued for every session but the
+// one whose tracker is except (nil: all).
+func (m *mailbox) countPendingLocked(except *imapserver.SessionTracker) {
+	for sel := range m.sels {
+		if sel.st != except {
+			sel.pending++
+		}
+	}
 }
 
 // firstUnseenLocked returns the 1-based position of the first message

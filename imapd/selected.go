@@ -37,6 +37,8 @@ func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectDat
 	// Only the view: m.mu is never held while the folder is called.
 	m.mu.Lock()
 	sel.st = m.tracker.NewSession()
+	m.sels[sel] = struct{}{}
+	sel.known = m.keywords
 	flags := m.flagListLocked()
 	d := &imap.SelectData{
 		Flags:          flags,
@@ -69,6 +71,7 @@ func (s *session) unselect() {
 	}
 	s.sel.mbox.mu.Lock()
 	s.sel.st.Close()
+	delete(s.sel.mbox.sels, s.sel)
 	s.sel.mbox.mu.Unlock()
 	s.srv.closeMailbox(s.sel.mbox)
 	s.sel = nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +45,68 @@ type selection struct {
 	st       *imapserver.SessionTracker
 	readOnly bool
 	wake     chan struct{} // signalled by mailbox.onEvent while idling
+
+	// Guarded by mbox.mu. A flag change this session made reaches its own
+	// tracker too when echo is set (a STORE without .SILENT: its FETCH
+	// responses come from the tracker) or when updates are pending for
+	// it (pending counts those queued since its last full Poll): the
+	// fresh flags must follow the older update of the same message, or
+	// the client would be left with the older flags.
+	echo    bool
+	pending int
+	// pendingExpunges counts the EXPUNGEs among them: a Poll that may
+	// not send EXPUNGE (during FETCH, STORE, SEARCH) stops at the first.
+	pendingExpunges int
+	// known are the keywords this session has been told about in FLAGS
+	// (at SELECT and in every Poll since): a FETCH shows only these, and
+	// a newer keyword reaches the session with its "* FLAGS" and FETCH
+	// in the next Poll. The map is never modified (see
+	// mailbox.keywords).
+	known map[string]bool
+}
+
+// setEcho sets echo under the mailbox lock.
+func (sel *selection) setEcho(on bool) {
+	sel.mbox.mu.Lock()
+	sel.echo = on
+	sel.mbox.mu.Unlock()
+}
+
+// poll writes the session's queued updates, counting them as written
+// when EXPUNGEs may go out too (otherwise some may stay queued).
+func (sel *selection) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	sel.mbox.mu.Lock()
+	if allowExpunge || sel.pendingExpunges == 0 {
+		// Everything queued so far goes out now.
+		sel.pending, sel.pendingExpunges = 0, 0
+		sel.known = sel.mbox.keywords
+	}
+	sel.mbox.mu.Unlock()
+	return sel.st.Poll(w, allowExpunge)
+}
+
+// knownKeywords returns the keywords this session has been told about.
+func (sel *selection) knownKeywords() map[string]bool {
+	sel.mbox.mu.Lock()
+	defer sel.mbox.mu.Unlock()
+	return sel.known
+}
+
+// visibleFlags leaves out of flags the keywords not in known (see
+// selection.known).
+func visibleFlags(flags []string, known map[string]bool) []string {
+	for i, f := range flags {
+		if !strings.HasPrefix(f, `\`) && !known[f] {
+			out := append([]string(nil), flags[:i]...)
+			for _, g := range flags[i+1:] {
+				if strings.HasPrefix(g, `\`) || known[g] {
+					out = append(out, g)
+				}
+			}
+			return out
+		}
+	}
+	return flags
 }
 
 var (
@@ -132,7 +195,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if s.sel == nil {
 		return nil
 	}
-	return s.sel.st.Poll(w, allowExpunge)
+	return s.sel.poll(w, allowExpunge)
 }
 
 // keepaliveWriteTimeout bounds writing one keepalive; a peer that does not
@@ -156,7 +219,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 			delete(sel.mbox.idlers, sel)
 			sel.mbox.mu.Unlock()
 		}()
-		if err := sel.st.Poll(w, true); err != nil {
+		if err := sel.poll(w, true); err != nil {
 			return err
 		}
 	}
@@ -167,7 +230,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		case <-stop:
 			return nil
 		case <-wake:
-			if err := s.sel.st.Poll(w, true); err != nil {
+			if err := s.sel.poll(w, true); err != nil {
 				return err
 			}
 		case <-tick.C:
