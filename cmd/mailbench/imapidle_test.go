@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"postern/maildir/dovecottest"
 )
@@ -44,10 +45,19 @@ func TestIMAPIdleAgainstDovecot(t *testing.T) {
 	}
 }
 
-// dovecotPID returns the process id of Dovecot's master process.
+// dovecotPID returns the process id of Dovecot's master process. Dovecot
+// may write master.pid a moment after its listeners accept connections,
+// so it waits up to 5 s for the file.
 func dovecotPID(t *testing.T, d *dovecottest.Dovecot) int {
 	t.Helper()
-	pidText, err := os.ReadFile(filepath.Join(d.Dir, "run", "master.pid"))
+	var pidText []byte
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		pidText, err = os.ReadFile(filepath.Join(d.Dir, "run", "master.pid"))
+		if err == nil && len(bytes.TrimSpace(pidText)) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("dovecot master pid: %v", err)
 	}

@@ -4,8 +4,8 @@
 // measured in the same session can be compared side by side.
 //
 // Usage: mailbench <mode> [flags]. Modes register themselves from their own
-// files (smtp.go, imap.go, pop3.go). Every run is bounded in count and time
-// and only ever targets the address it is given.
+// files (smtp.go, imap.go, imapstress.go, pop3.go). Every run is bounded in
+// count and time and only ever targets the address it is given.
 package main
 
 import (

@@ -19,6 +19,16 @@
 //     `mailbench imap-idle` (server memory read from /proc), and prints
 //     the table of medians and ratios with `mailbench imap-report`.
 //     Run as root: `sudo cmd/mailbench/reference/imap-compare.sh /tmp/cmp`.
+//   - imap-stress-compare.sh [WORKDIR] runs `mailbench imap-stress` (a
+//     randomized multi-session command mix checked against a state
+//     model, see docs/imap.md, "Consistency under load") against
+//     Postern and Dovecot in turn, each with its own copy of the same
+//     MESSAGES (100) messages and user: RUNS (3) times in both modes
+//     (sessions kept, a logout after every few commands), CLIENTS (10)
+//     clients for DURATION (60s); it prints the median ops/s of each
+//     server, the ratio and the inconsistencies, hangs and errors of
+//     each, and exits 1 when there was an inconsistency or a hang.
+//     REV=worktree builds the checkout with its uncommitted changes.
 //
 // Nothing here runs in `go test`: the 100,000-message measurement takes
 // about ten minutes and 2.5 GB of disk.
