@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -29,8 +30,14 @@ func WithLogger(ctx context.Context, log *slog.Logger) context.Context {
 // It returns the canonical user name, or ErrAuthFailed (unknown user and
 // wrong password alike, after the same bcrypt work), or ErrThrottled
 // (without checking the password) when the source or account has failed
-// too often, or ctx's error if ctx ends while it waits its throttling delay.
-// No lock is held while waiting or hashing.
+// too often, or ctx's error (wrapped) if ctx ends while it waits.
+//
+// It waits in two ways, neither under a lock. In line: at most
+// ConcurrentChecks logins of one source, and of one account, check their
+// passwords at once; the others wait for a free slot, which adds no delay
+// of its own. Then the throttling delay, taken from the failures known
+// when the attempt's turn comes: only failures slow a source or account
+// down, never logins merely in progress.
 func (d *Directory) Authenticate(ctx context.Context, proto, remote, username, password string) (string, error) {
 	logName := username
 	if len(logName) > maxLoggedName {
@@ -47,15 +54,24 @@ func (d *Directory) Authenticate(ctx context.Context, proto, remote, username, p
 		acct = "?" + strings.ToLower(logName)
 	}
 	src := sourceKey(remote)
-	delay, refused := d.thr.begin(d.now(), src, acct)
-	if refused {
+	at, err := d.thr.begin(ctx, d.now, src, acct)
+	if errors.Is(err, errRefused) {
 		log.Warn("login refused: too many failures", "user", logName, "source", src)
 		return "", ErrThrottled
 	}
-	if delay > 0 {
-		if err := d.sleep(ctx, delay); err != nil {
-			d.thr.end(d.now(), src, acct, abandoned, "")
+	if err != nil {
+		return "", err
+	}
+	if at.delay > 0 {
+		if err := d.sleep(ctx, at.delay); err != nil {
+			d.thr.end(d.now(), at, abandoned, "")
 			return "", fmt.Errorf("accounts: login abandoned during throttling delay: %w", err)
+		}
+		if d.thr.banned(d.now(), at) {
+			// Refused by the guesses that failed while this one waited.
+			d.thr.end(d.now(), at, abandoned, "")
+			log.Warn("login refused: too many failures", "user", logName, "source", src)
+			return "", ErrThrottled
 		}
 	}
 	t = d.table() // may have been reloaded while we waited
@@ -68,14 +84,14 @@ func (d *Directory) Authenticate(ctx context.Context, proto, remote, username, p
 	if len(pw) > MaxPasswordBytes {
 		pw = pw[:MaxPasswordBytes]
 	}
-	err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw))
+	err = bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw))
 	if err == nil && nerr == nil && u != nil && u.hash != "" && len(password) <= MaxPasswordBytes {
-		d.thr.end(d.now(), src, acct, succeeded, "")
+		d.thr.end(d.now(), at, succeeded, "")
 		log.Info("login", "user", name)
 		return name, nil
 	}
-	d.thr.end(d.now(), src, acct, failed, password)
-	log.Warn("login failed", "user", logName, "source", src, "delay", delay)
+	d.thr.end(d.now(), at, failed, password)
+	log.Warn("login failed", "user", logName, "source", src, "delay", at.delay)
 	return "", ErrAuthFailed
 }
 

@@ -23,7 +23,8 @@
 //	        // ErrBadAddress, ErrAliasLoop; Resolution{Local []Local{User, Tag}, Remote []string}
 //	(*Directory).Authenticate(ctx, proto, remote, username, password string) (user string, err error)
 //	        // ErrAuthFailed (same answer and time for unknown user and wrong password),
-//	        // ErrThrottled; waits the throttling delay itself, honouring ctx (then returns ctx's error, wrapped)
+//	        // ErrThrottled; waits its turn (ConcurrentChecks per source and account) and the throttling
+//	        // delay of known failures itself, honouring ctx (then returns ctx's error, wrapped)
 //	(*Directory).CanSendAs(user, addr string) bool          // own address, alias targeting user, plus-variant
 //	(*Directory).IsLocalDomain(domain string) bool
 //	(*Directory).Quota(user string) (bytes, messages int64) // 0 = unlimited
@@ -44,5 +45,6 @@
 // reload (timer-driven stat of the files, or after a write) builds a new
 // table and swaps it in; sessions already logged in are unaffected.
 // Throttling state lives in memory per Directory under its own mutex,
-// which is never held while sleeping or hashing.
+// which is never held while sleeping, hashing or waiting in line for a
+// check slot (a waiter sleeps on a channel closed when a slot frees).
 package accounts

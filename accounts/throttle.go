@@ -1,9 +1,12 @@
 package accounts
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -80,15 +83,16 @@ func (c ThrottleConfig) withDefaults() ThrottleConfig {
 	return c
 }
 
-// FreeConcurrent is how many logins from one source, or to one account,
-// may be in progress at once before further ones count as failures for
-// the delay: a mail client opens several connections at start
-// (Thunderbird up to five, plus a phone behind the same router), while
-// a password-guessing burst beyond it waits like repeated failures.
-const FreeConcurrent = 8
-
-// extraPending is the number of logins in progress beyond FreeConcurrent.
-func extraPending(pending int) int { return max(pending-FreeConcurrent, 0) }
+// ConcurrentChecks is how many password checks from one source, or for
+// one account, run at once. Further logins wait in line for a free slot:
+// no delay is added, they only wait for the checks ahead of them (a few
+// bcrypt times each, or the delay those checks earned by failing). The
+// delay an attempt waits is taken from the failures already known when its
+// turn comes, so logins merely in progress never slow a correct one down,
+// while a burst of parallel guesses gets at most this many checks before
+// its first failures count, and every later guess waits as repeated
+// failures do (and is refused once the source or account is banned).
+const ConcurrentChecks = 4
 
 // delayFor is the wait before an attempt after n recent failures.
 func (c ThrottleConfig) delayFor(n int) time.Duration {
@@ -105,13 +109,40 @@ func (c ThrottleConfig) delayFor(n int) time.Duration {
 // pwMark is a keyed hash of a wrong password.
 type pwMark [16]byte
 
-// counter is the failure state of one source or account.
+// counter is the failure state of one source or account, and its check
+// slots.
 type counter struct {
 	failures    int
-	pending     int // attempts in progress; those past FreeConcurrent count as failures for delays
 	last        time.Time
 	bannedUntil time.Time
 	recent      []pwMark // accounts only
+
+	active  int           // checks holding a slot (waiting their delay or hashing)
+	waiting int           // attempts in line for a slot
+	freed   chan struct{} // closed (and cleared) when a slot frees while someone waits
+}
+
+// inUse reports whether an attempt holds or waits for one of c's slots;
+// such a counter is never forgotten or replaced.
+func (c *counter) inUse() bool { return c.active > 0 || c.waiting > 0 }
+
+// stale reports whether c's failures are old enough to be forgotten.
+func (c *counter) stale(now time.Time, window time.Duration) bool {
+	return now.Sub(c.last) > window && !now.Before(c.bannedUntil)
+}
+
+// resetFailures forgets the failures, keeping the slots.
+func (c *counter) resetFailures() {
+	c.failures, c.last, c.bannedUntil, c.recent = 0, time.Time{}, time.Time{}, nil
+}
+
+// release gives back one slot and wakes those in line.
+func (c *counter) release() {
+	c.active = max(c.active-1, 0)
+	if c.freed != nil {
+		close(c.freed)
+		c.freed = nil
+	}
 }
 
 // throttle holds the failure counters of one Directory.
@@ -153,52 +184,109 @@ func (t *throttle) get(m map[string]*counter, key string, now time.Time) *counte
 			m[key] = c
 		}
 	}
-	if c.pending == 0 && now.Sub(c.last) > t.cfg.FailureWindow && !now.Before(c.bannedUntil) {
-		c.failures, c.recent = 0, nil
+	if !c.inUse() && c.stale(now, t.cfg.FailureWindow) {
+		c.resetFailures()
 	}
 	return c
 }
 
 func (t *throttle) sweep(m map[string]*counter, now time.Time) {
 	for k, c := range m {
-		if c.pending == 0 && now.Sub(c.last) > t.cfg.FailureWindow && !now.Before(c.bannedUntil) {
+		if !c.inUse() && c.stale(now, t.cfg.FailureWindow) {
 			delete(m, k)
 		}
 	}
 }
 
-// begin registers an attempt. It reports whether the attempt is refused
-// outright and, if not, how long it must wait first.
-func (t *throttle) begin(now time.Time, src, acct string) (delay time.Duration, refused bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s, a := t.get(t.sources, src, now), t.get(t.accounts, acct, now)
-	if now.Before(s.bannedUntil) || now.Before(a.bannedUntil) {
-		return 0, true
-	}
-	n := max(s.failures+extraPending(s.pending), a.failures+extraPending(a.pending))
-	s.pending++
-	a.pending++
-	return t.cfg.delayFor(n), false
+// attempt is one login between begin and end: it holds a check slot of
+// its source and of its account.
+type attempt struct {
+	s, a  *counter
+	delay time.Duration // the wait begin asked for
 }
 
-// end finishes an attempt begun with begin: ok for a success (resets both
-// counters), !ok with pw for a failure, abandoned for neither (the caller
-// gave up while waiting).
-func (t *throttle) end(now time.Time, src, acct string, outcome outcome, pw string) {
+// errRefused is begin's answer for a banned source or account.
+var errRefused = errors.New("accounts: source or account refused after too many failures")
+
+// begin waits for a check slot of src and of acct (in line behind the
+// checks running, without added delay), then returns the attempt and the
+// delay it must wait before checking the password: the one its source's
+// or account's failures known at that moment call for. It returns
+// errRefused when the source or account is banned (checked on arrival and
+// again when its turn comes), or ctx's error if ctx ends while in line.
+// now is read each time the state is looked at; t.mu is never held while
+// waiting.
+func (t *throttle) begin(ctx context.Context, now func() time.Time, src, acct string) (*attempt, error) {
+	t.mu.Lock()
+	at := now()
+	s, a := t.get(t.sources, src, at), t.get(t.accounts, acct, at)
+	s.waiting++
+	a.waiting++
+	for {
+		if at.Before(s.bannedUntil) || at.Before(a.bannedUntil) {
+			s.waiting--
+			a.waiting--
+			t.mu.Unlock()
+			return nil, errRefused
+		}
+		full := s
+		if s.active < ConcurrentChecks {
+			full = a
+		}
+		if full.active < ConcurrentChecks {
+			break
+		}
+		if full.freed == nil {
+			full.freed = make(chan struct{})
+		}
+		freed := full.freed
+		t.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			t.mu.Lock()
+			s.waiting--
+			a.waiting--
+			t.mu.Unlock()
+			return nil, fmt.Errorf("accounts: login abandoned while waiting for its turn: %w", ctx.Err())
+		}
+		t.mu.Lock()
+		at = now()
+	}
+	s.waiting--
+	a.waiting--
+	s.active++
+	a.active++
+	delay := t.cfg.delayFor(max(s.failures, a.failures))
+	t.mu.Unlock()
+	return &attempt{s: s, a: a, delay: delay}, nil
+}
+
+// banned reports whether the source or account of at is refused now (a
+// ban set while at waited its delay).
+func (t *throttle) banned(now time.Time, at *attempt) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return now.Before(at.s.bannedUntil) || now.Before(at.a.bannedUntil)
+}
+
+// end finishes an attempt begun with begin and frees its slots: succeeded
+// resets both counters, failed with pw counts a failure, abandoned (the
+// caller gave up while waiting its delay) counts nothing.
+func (t *throttle) end(now time.Time, at *attempt, outcome outcome, pw string) {
 	var m pwMark
 	if outcome == failed {
 		m = t.mark(pw) // outside the lock
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s, a := t.get(t.sources, src, now), t.get(t.accounts, acct, now)
-	s.pending = max(s.pending-1, 0)
-	a.pending = max(a.pending-1, 0)
+	s, a := at.s, at.a
+	s.release()
+	a.release()
 	switch outcome {
 	case succeeded:
-		*s = counter{pending: s.pending}
-		*a = counter{pending: a.pending}
+		s.resetFailures()
+		a.resetFailures()
 	case failed:
 		s.failures++
 		s.last = now
