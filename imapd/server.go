@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -151,7 +152,8 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 		remote: remote,
 		ip:     hostOf(remote),
 	}
-	sess.log = s.log.With("session", s.nextID.Add(1), "remote", remote)
+	sess.id = strconv.FormatUint(s.nextID.Add(1), 10)
+	sess.log = s.log.With("session", sess.id, "remote", remote)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

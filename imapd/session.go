@@ -25,7 +25,10 @@ type session struct {
 	conn   *imapserver.Conn
 	remote string
 	ip     string
+	id     string // the session id of the log lines
 	log    *slog.Logger
+	// act mirrors user and the command running for Server.BusySessions.
+	act activity
 
 	// idleMu is held by Idle for its whole run. go-imap may call Close
 	// while an Idle goroutine is still winding down (the client hung up
@@ -159,6 +162,7 @@ func (s *session) Login(username, password string) error {
 		return replyError(s.log, "login", err)
 	}
 	s.user, s.acct = user, acct
+	s.act.setUser(user)
 	s.log = s.log.With("user", user)
 	s.log.Info("logged in")
 	return nil
@@ -176,6 +180,7 @@ func (s *session) logout() {
 		return
 	}
 	s.srv.releaseUser(s.user, s.ip)
+	s.act.setUser("")
 	s.log.Info("logged out")
 	s.user, s.acct, s.saved = "", nil, nil
 }
@@ -206,6 +211,8 @@ const keepaliveWriteTimeout = 30 * time.Second
 // IdleKeepalive until the client sends DONE. A keepalive that cannot be
 // written closes the connection, which ends the library's read of DONE.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	s.act.begin("IDLE")
+	defer s.act.end()
 	s.idleMu.Lock()
 	defer s.idleMu.Unlock()
 	var wake chan struct{}

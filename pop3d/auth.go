@@ -192,6 +192,7 @@ func (c *conn) login(name, password string) error {
 		return perr("SYS/TEMP", "Cannot open the mailbox, try again later")
 	}
 	c.user = user
+	c.act.setUser(user)
 	c.drop = drop
 	c.state = stateTransaction
 	c.setLogger()

@@ -109,6 +109,7 @@ func (c *conn) dispatch(line []byte) {
 		return
 	}
 	c.trace(cmd)
+	c.act.begin(cmd.activity())
 	v, ok := verbs[cmd.verb]
 	switch {
 	case !ok && crossProtocol[cmd.verb]:
@@ -128,6 +129,18 @@ func (c *conn) dispatch(line []byte) {
 	if err := v.run(c, cmd.args); err != nil {
 		c.fail(err)
 	}
+}
+
+// activity is the command as Server.BusySessions shows it: the verb and
+// its arguments, credentials hidden.
+func (cmd command) activity() string {
+	switch {
+	case len(cmd.args) == 0:
+		return cmd.verb
+	case cmd.verb == "PASS" || cmd.verb == "AUTH":
+		return cmd.verb + " <hidden>"
+	}
+	return cmd.verb + " " + strings.Join(cmd.args, " ")
 }
 
 // levelTrace is the slog level of protocol transcripts, below Debug.

@@ -31,7 +31,8 @@ func (s state) String() string {
 }
 
 // conn is one POP3 connection: its socket, buffers, state and maildrop.
-// Only the goroutine running serve touches it, except interrupt.
+// Only the goroutine running serve touches it, except interrupt and the
+// atomic act.
 type conn struct {
 	s      *Server
 	raw    net.Conn // the accepted socket; never replaced
@@ -51,6 +52,10 @@ type conn struct {
 	errCount int
 	quit     bool   // end the loop after this command
 	copyBuf  []byte // RETR's copy buffer, reused for every message
+
+	// act mirrors user and the command running (until its reply is
+	// written) for other goroutines (Server.BusySessions), without a lock.
+	act activity
 }
 
 // newConn prepares a connection; implicitTLS wraps it in a TLS server
@@ -146,6 +151,7 @@ func (c *conn) readCommand() ([]byte, error) {
 			return nil, err
 		}
 	}
+	c.act.end() // the reply is written (or buffered behind pipelined commands)
 	timeout := c.s.cfg.LoginTimeout
 	if c.state == stateTransaction {
 		timeout = c.s.cfg.IdleTimeout
@@ -231,6 +237,7 @@ func (c *conn) handshake(tc *tls.Conn) error {
 // close ends the session: applies pending \Seen flags, releases the
 // maildrop lock (deletions are applied only by QUIT) and closes the socket.
 func (c *conn) close() {
+	c.act.begin("closing")
 	c.flushSeen()
 	c.w.Flush()
 	if c.user != "" {

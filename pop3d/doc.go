@@ -34,6 +34,10 @@
 // a user with an open session gets "-ERR [IN-USE]" at once. The map is
 // guarded by Server.mu, which is never held while doing I/O. The store is
 // only touched through maildir's API; this package writes no files.
+// Server.BusySessions (logged by the process when a stop outlives its
+// timeout) takes Server.mu only through TryLock and reads each session's
+// user and current command from an atomic (conn.act), so it never waits
+// for a stuck session.
 //
 // UIDL is Dovecot's default pop3_uidl_format "%08Xu%08Xv": the UID then the
 // UIDVALIDITY, each as 8 hex digits in lower case (Dovecot's %X modifier

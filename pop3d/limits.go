@@ -30,6 +30,10 @@ const (
 	// handshakeTimeout bounds a TLS handshake (implicit TLS or STLS).
 	handshakeTimeout = 30 * time.Second
 
+	// forcedCloseWait is how long Shutdown waits for sessions to end
+	// once their deadline passed and their sockets were closed.
+	forcedCloseWait = time.Second
+
 	// acceptRetryMax is the longest pause after a temporary Accept error.
 	acceptRetryMax = time.Second
 

@@ -174,7 +174,9 @@ func (s *Server) unlockUser(user string, c *conn) {
 // a session waiting for a command gets "-ERR [SYS/TEMP]" and is closed
 // without applying its deletions; a command in progress (a RETR, or the
 // expunge of a QUIT) finishes first. Shutdown returns when all sessions
-// have ended, or closes the rest and returns ctx's error when ctx is done.
+// have ended, or, when ctx is done first, closes the sockets of the rest,
+// waits at most forcedCloseWait for them to end and returns ctx's error
+// (a session stuck elsewhere than on its socket is left behind).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing.Store(true)
@@ -203,7 +205,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			c.raw.Close()
 		}
 		s.mu.Unlock()
-		<-done
-		return ctx.Err()
+		t := time.NewTimer(forcedCloseWait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			s.log.Warn("sessions still running after their sockets were closed", "wait", forcedCloseWait)
+		}
+		return fmt.Errorf("pop3d: shutdown: %w", ctx.Err())
 	}
 }

@@ -47,6 +47,8 @@ func (s *submissionSession) Auth(mech string) (sasl.Server, error) {
 // login checks a user name and password through accounts (which throttles
 // failures) and makes the session authenticated.
 func (s *submissionSession) login(username, password string) error {
+	s.act.begin("AUTH")
+	defer s.act.end()
 	ctx, cancel := context.WithTimeout(accounts.WithLogger(context.Background(), s.log), authTimeout)
 	defer cancel()
 	user, err := s.srv.opts.Accounts.Authenticate(ctx, "smtp", s.remote, username, password)
@@ -54,6 +56,7 @@ func (s *submissionSession) login(username, password string) error {
 		return reply(s.log.With("username", username), "login", err)
 	}
 	s.user = user
+	s.act.setUser(user)
 	s.setLogger()
 	s.log.Info("logged in")
 	return nil

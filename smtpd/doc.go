@@ -10,7 +10,11 @@
 // Session after STARTTLS and gets the same struct back). Its methods are
 // the verbs: Mail, Rcpt, Data, Reset, Logout, and on submission
 // AuthMechanisms and Auth. go-smtp never runs two verbs of one connection
-// at once, so a session's fields need no lock.
+// at once, so a session's fields need no lock. Only its user and current
+// verb are mirrored in an atomic (session.act) for other goroutines:
+// Server.BusySessions, which the process logs when a stop outlives its
+// timeout, reads those and the connection table (through TryLock) and so
+// never waits for a stuck session.
 //
 // Below go-smtp (and below TLS) every connection is a trackedConn
 // (listener.go): the listener wrapper enforces the total and per-source

@@ -46,6 +46,9 @@ type session struct {
 
 	conn *smtp.Conn // the go-smtp connection, set by newSession
 	user string     // the authenticated user (submission)
+	// act mirrors user and the verb running for other goroutines
+	// (Server.BusySessions), without a lock.
+	act activity
 
 	// The transaction (MAIL ... DATA).
 	from  string
@@ -159,6 +162,7 @@ func (s *session) Logout() error {
 	s.Reset()
 	if s.user != "" {
 		s.user = ""
+		s.act.setUser("")
 		s.setLogger()
 	}
 	return nil

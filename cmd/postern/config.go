@@ -25,9 +25,14 @@ type Config struct {
 	// its ports when started as root. Default: "postern". Started as root
 	// with user = "", Postern refuses to run.
 	User string `toml:"user"`
-	// ShutdownTimeout bounds a graceful stop (SIGTERM/SIGINT): SMTP
-	// transactions in DATA may finish within it, then sessions are cut.
-	// Default: 30s.
+	// ShutdownTimeout bounds a graceful stop (SIGTERM/SIGINT): sessions
+	// waiting for a command end at once, SMTP transactions in DATA (and
+	// commands in progress) may finish within it. Sessions still open
+	// when it passes are logged (protocol, session, address, user,
+	// command) and cut off; the rest of the stop then gets 3 s more, and
+	// the process exits with status 1, whatever a session or a lock is
+	// doing (a watchdog ends it with status 3 should even that hang). A
+	// stop within the timeout exits 0. Between 1s and 10m; default: 30s.
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
 
 	// Listen holds one address per listener.

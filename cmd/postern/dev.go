@@ -86,6 +86,8 @@ func runDev(env *cmdEnv, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	p := newProcess(cfg, "", env.stderr)
+	context.AfterFunc(ctx, stop) // the next signal has its default effect
+	armWatchdog(ctx, cfg.ShutdownTimeout, p.log, os.Exit)
 	err = p.run(ctx, runOptions{dev: true, onReady: func(p *process) { printDevSettings(env.stdout, p, password) }})
 	if err != nil {
 		p.log.Error("postern dev stopped", "err", err)

@@ -14,7 +14,11 @@ func init() {
 }
 
 // runServe is "postern serve -config FILE": load the configuration, start
-// every listener and run until SIGTERM or SIGINT; SIGHUP reloads.
+// every listener and run until SIGTERM or SIGINT; SIGHUP reloads. The
+// stop is bounded (see process.stop): exit status 0 after a clean stop, 1
+// when shutdown_timeout was reached (the sessions still busy are logged
+// and cut off), exitWatchdog when even the stop's grace ran out. A second
+// SIGTERM or SIGINT during the stop ends the process at once.
 func runServe(env *cmdEnv, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
@@ -38,6 +42,8 @@ func runServe(env *cmdEnv, args []string) int {
 	defer signal.Stop(hup)
 
 	p := newProcess(cfg, *path, env.stderr)
+	context.AfterFunc(ctx, stop) // the next signal has its default effect
+	armWatchdog(ctx, cfg.ShutdownTimeout, p.log, os.Exit)
 	if err := p.run(ctx, runOptions{hup: hup}); err != nil {
 		p.log.Error("postern stopped", "err", err)
 		return 1

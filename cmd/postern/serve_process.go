@@ -63,11 +63,21 @@ func newProcess(cfg Config, configPath string, logOut io.Writer) *process {
 	return &process{cfg: cfg, configPath: configPath, log: log, level: level, bound: map[string]net.Listener{}}
 }
 
-// run starts everything, blocks until ctx is done, then shuts down
-// gracefully within cfg.ShutdownTimeout. A startup failure is returned;
-// a clean shutdown returns nil.
+// run starts everything, blocks until ctx is done, then stops (see stop):
+// gracefully within cfg.ShutdownTimeout, and in any case within it plus
+// shutdownGrace. A startup failure is returned; a clean stop returns nil,
+// one that reached shutdown_timeout errStopTimedOut (wrapped).
 func (p *process) run(ctx context.Context, o runOptions) error {
-	defer p.closeListeners()
+	// What is opened is closed at once when the start fails, or by the
+	// bounded stop (which may leave a stuck close behind).
+	var cl closers
+	stopping := false
+	defer func() {
+		if !stopping {
+			cl.closeAll(func(string) {})
+		}
+	}()
+	cl.add("listeners", p.closeListeners)
 	if err := p.bindAll(o.dev); err != nil {
 		return err
 	}
@@ -92,22 +102,22 @@ func (p *process) run(ctx context.Context, o runOptions) error {
 	if err := p.openData(); err != nil {
 		return err
 	}
-	defer p.closeData()
+	cl.add("mail store and accounts", p.closeData)
 	q, stopQueue, err := p.openQueue()
 	if err != nil {
 		return err
 	}
 	p.queue = q
-	defer stopQueue()
+	cl.add("outbound queue", stopQueue)
 
 	certCtx, stopCerts := context.WithCancel(context.Background())
-	defer stopCerts()
+	cl.add("certificate renewal", stopCerts)
 	cs, err := newCertSource(certCtx, p.cfg, p.log, ch)
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
 	p.certs = cs
-	defer cs.stop()
+	cl.add("certificates", cs.stop)
 	stopChallenges := func(context.Context) {}
 	if p.cfg.TLS.Mode == "acme" {
 		stopChallenges = cs.serveACMEChallenges(ch, p.log)
@@ -124,13 +134,8 @@ func (p *process) run(ctx context.Context, o runOptions) error {
 	for {
 		select {
 		case <-ctx.Done():
-			p.log.Info("shutting down", "timeout", p.cfg.ShutdownTimeout)
-			sctx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
-			p.shutdown(sctx)
-			stopChallenges(sctx)
-			cancel()
-			p.log.Info("stopped")
-			return nil
+			stopping = true
+			return p.stop(stopChallenges, &cl)
 		case <-o.hup:
 			p.reload()
 		}
@@ -209,8 +214,9 @@ func (p *process) closeListeners() {
 }
 
 // shutdown stops every front end at once (each ends its sessions
-// politely and lets SMTP DATA finish within ctx) and waits for their
-// Serve calls to return.
+// politely and lets SMTP DATA finish until ctx is done) and waits for
+// them, and then at most a second for their Serve calls to return. A
+// front end stuck in Shutdown keeps it waiting: stop bounds it.
 func (p *process) shutdown(ctx context.Context) {
 	p.mu.Lock()
 	fes := append([]frontEnd(nil), p.frontEnds...)

@@ -39,12 +39,22 @@ func writeTestUser(t *testing.T, accDir, user, password string) {
 // loopback ports with one user, and waits until it listens.
 func selfSignedServer(t *testing.T, shutdownTimeout time.Duration) (*proc, mailListeners, string) {
 	t.Helper()
+	return selfSignedServerWith(t, shutdownTimeout, "", nil)
+}
+
+// selfSignedServerWith is selfSignedServer with further [imap] keys and a
+// prepare function that may fill the data directory before the start.
+func selfSignedServerWith(t *testing.T, shutdownTimeout time.Duration, imapKeys string, prepare func(data string)) (*proc, mailListeners, string) {
+	t.Helper()
 	dir := openTempDir(t)
 	data := filepath.Join(dir, "data")
 	writeTestUser(t, filepath.Join(data, "accounts"), "anna@example.test", "secret-pass")
+	if prepare != nil {
+		prepare(data)
+	}
 	os.Chmod(data, 0o755)
 	top := fmt.Sprintf("hostname = \"localhost\"\ndata_dir = %q\nshutdown_timeout = %q\n", data, shutdownTimeout.String())
-	p, ls := serveOnLoopback(t, top, "[accounts]\ndomains = [\"example.test\"]\n[tls]\nmode = \"self-signed\"\n[imap]\nmax_conns_per_user_ip = 200\n")
+	p, ls := serveOnLoopback(t, top, "[accounts]\ndomains = [\"example.test\"]\n[tls]\nmode = \"self-signed\"\n[imap]\nmax_conns_per_user_ip = 200\n"+imapKeys)
 	p.waitFor(regexp.MustCompile(`listener=pop3s`), 30*time.Second)
 	return p, ls, data
 }

@@ -1,0 +1,68 @@
+package pop3d
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// busyWith polls srv.BusySessions until one session satisfies ok.
+func busyWith(t *testing.T, srv *Server, ok func(BusySession) bool) BusySession {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list, complete := srv.BusySessions()
+		if !complete {
+			t.Fatal("BusySessions incomplete with nothing holding the table")
+		}
+		for _, b := range list {
+			if ok(b) {
+				return b
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no such busy session in %+v", list)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// BusySessions names each session with its id, address, user and the
+// command it is in until its reply is written: here a RETR of a message
+// far larger than the socket buffers to a client that reads nothing, and
+// a session that has not logged in (its password hidden).
+func TestBusySessionsNameWhatSessionsDo(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	line := strings.Repeat("z", 76) + "\r\n"
+	e.deliver(annaUser, "Subject: big\r\n\r\n"+strings.Repeat(line, (16<<20)/len(line)))
+	c := e.login(annaUser, annaPass)
+	c.send("RETR 1\r\n") // and read nothing
+	b := busyWith(t, e.srv, func(b BusySession) bool { return b.Command == "RETR 1" })
+	if b.User != annaUser || b.ID == "" || b.Remote != c.nc.LocalAddr().String() || b.Since.IsZero() || b.Connected.IsZero() {
+		t.Errorf("session in RETR: %+v", b)
+	}
+	// Still there a moment later: the write is blocked.
+	time.Sleep(200 * time.Millisecond)
+	busyWith(t, e.srv, func(b BusySession) bool { return b.Command == "RETR 1" })
+
+	other := e.dialTLS()
+	other.do("USER "+bobUser, "+OK")
+	b = busyWith(t, e.srv, func(b BusySession) bool { return b.Remote == other.nc.LocalAddr().String() })
+	if b.User != "" || b.Command != "" {
+		t.Errorf("session between USER and PASS: %+v", b)
+	}
+	if got := (command{verb: "PASS", args: []string{"s3cret"}}).activity(); got != "PASS <hidden>" {
+		t.Errorf("PASS shown as %q", got)
+	}
+
+	// Server.mu held elsewhere: BusySessions gives up instead of waiting.
+	e.srv.mu.Lock()
+	start := time.Now()
+	list, complete := e.srv.BusySessions()
+	e.srv.mu.Unlock()
+	if complete || list != nil || time.Since(start) > 10*busyTableWait {
+		t.Errorf("with the table locked: %v, %v after %v", list, complete, time.Since(start))
+	}
+	c.nc.Close()
+}
