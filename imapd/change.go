@@ -19,8 +19,8 @@ import (
 // flags or an unannounced keyword. .SILENT leaves this session out of the
 // update unless its queue holds older ones (see selection.echo).
 func (s *session) Store(_ *imapserver.FetchWriter, set imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
-	s.act.begin("STORE")
-	defer s.act.end()
+	s.act.Begin("STORE")
+	defer s.act.End()
 	if s.sel.readOnly {
 		return readOnlyErr
 	}
@@ -45,8 +45,8 @@ func (s *session) Store(_ *imapserver.FetchWriter, set imap.NumSet, flags *imap.
 // calls this with go-imap's writer-less ExpungeWriter; in an EXAMINEd
 // mailbox CLOSE expunges nothing and succeeds (RFC 9051 §6.4.2).
 func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
-	s.act.begin("EXPUNGE")
-	defer s.act.end()
+	s.act.Begin("EXPUNGE")
+	defer s.act.End()
 	if s.sel.readOnly {
 		if *w == (imapserver.ExpungeWriter{}) {
 			return nil
@@ -91,8 +91,8 @@ func (s *session) destFolder(name string) (*maildir.Folder, error) {
 
 // Copy copies messages and reports COPYUID (UIDPLUS).
 func (s *session) Copy(set imap.NumSet, dest string) (*imap.CopyData, error) {
-	s.act.begin("COPY")
-	defer s.act.end()
+	s.act.Begin("COPY")
+	defer s.act.End()
 	df, err := s.destFolder(dest)
 	if err != nil {
 		return nil, err
@@ -113,8 +113,8 @@ func (s *session) Copy(set imap.NumSet, dest string) (*imap.CopyData, error) {
 // store publishes one EventExpunge per moved message; writing EXPUNGE here
 // as well would tell the client twice, the bug of go-imap's example).
 func (s *session) Move(w *imapserver.MoveWriter, set imap.NumSet, dest string) error {
-	s.act.begin("MOVE")
-	defer s.act.end()
+	s.act.Begin("MOVE")
+	defer s.act.End()
 	if s.sel.readOnly {
 		return readOnlyErr
 	}
@@ -151,8 +151,8 @@ func copyData(df *maildir.Folder, src, dst []uint32) *imap.CopyData {
 // Append stores a message with its flags and date and reports APPENDUID.
 // The store replies only once the message is durable.
 func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOptions) (*imap.AppendData, error) {
-	s.act.begin("APPEND " + name)
-	defer s.act.end()
+	s.act.Begin("APPEND " + name)
+	defer s.act.End()
 	f, err := s.destFolder(name)
 	if err != nil {
 		return nil, err

@@ -21,8 +21,8 @@ import (
 // whole BODY[] is streamed without buffering. A non-PEEK body section
 // sets \Seen first (RFC 9051 §6.4.5) and reports the new FLAGS.
 func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.FetchOptions) error {
-	s.act.begin("FETCH")
-	defer s.act.end()
+	s.act.Begin("FETCH")
+	defer s.act.End()
 	ts := s.resolve(set)
 	if err := s.markSeen(ts, opts); err != nil {
 		return err

@@ -14,8 +14,8 @@ import (
 // (SUBSCRIBED, CHILDREN, SPECIAL-USE, STATUS) and CHILDREN attributes.
 // Special-use attributes are always returned (RFC 6154 §2 allows it).
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, opts *imap.ListOptions) error {
-	s.act.begin("LIST")
-	defer s.act.end()
+	s.act.Begin("LIST")
+	defer s.act.End()
 	if len(patterns) == 1 && patterns[0] == "" {
 		// RFC 9051 §6.3.9: the delimiter and root of ref.
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: '/', Mailbox: ""})

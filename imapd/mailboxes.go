@@ -18,8 +18,8 @@ var specialUses = map[imap.MailboxAttr]bool{
 // Create makes a folder (and its parents), with an optional special use
 // (RFC 6154 CREATE-SPECIAL-USE).
 func (s *session) Create(name string, opts *imap.CreateOptions) error {
-	s.act.begin("CREATE " + name)
-	defer s.act.end()
+	s.act.Begin("CREATE " + name)
+	defer s.act.End()
 	name = strings.TrimSuffix(name, maildir.Delimiter) // RFC 9051 §6.3.4
 	if err := checkName(name); err != nil {
 		return err
@@ -36,8 +36,8 @@ func (s *session) Create(name string, opts *imap.CreateOptions) error {
 
 // Delete removes a folder and its messages; subfolders stay.
 func (s *session) Delete(name string) error {
-	s.act.begin("DELETE " + name)
-	defer s.act.end()
+	s.act.Begin("DELETE " + name)
+	defer s.act.End()
 	if err := checkName(name); err != nil {
 		return err
 	}
@@ -50,8 +50,8 @@ func (s *session) Delete(name string) error {
 // Rename renames a folder with its subfolders; renaming INBOX moves its
 // messages to the new folder and leaves INBOX empty (RFC 9051 §6.3.6).
 func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
-	s.act.begin("RENAME " + oldName)
-	defer s.act.end()
+	s.act.Begin("RENAME " + oldName)
+	defer s.act.End()
 	if err := checkName(oldName); err != nil {
 		return err
 	}
@@ -80,8 +80,8 @@ func (s *session) Unsubscribe(name string) error {
 // Status answers STATUS from the folder's in-memory counters. Every item
 // asked for gets a value (go-imap dereferences them all).
 func (s *session) Status(name string, opts *imap.StatusOptions) (*imap.StatusData, error) {
-	s.act.begin("STATUS " + name)
-	defer s.act.end()
+	s.act.Begin("STATUS " + name)
+	defer s.act.End()
 	f, err := s.folder(name)
 	if err != nil {
 		return nil, err

@@ -16,8 +16,8 @@ import (
 // answers with sequence numbers or UIDs; RETURN (SAVE) keeps the result
 // for $ (SEARCHRES, RFC 5182).
 func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, opts *imap.SearchOptions) (*imap.SearchData, error) {
-	s.act.begin("SEARCH")
-	defer s.act.end()
+	s.act.Begin("SEARCH")
+	defer s.act.End()
 	criteria = s.substituteSaved(criteria)
 	ts := s.resolve(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}})
 	var b searchBounds

@@ -12,8 +12,8 @@ var systemFlags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged
 // Select opens a mailbox (EXAMINE when opts.ReadOnly). SELECT claims the
 // folder's \Recent messages, as Dovecot does.
 func (s *session) Select(name string, opts *imap.SelectOptions) (*imap.SelectData, error) {
-	s.act.begin("SELECT " + name)
-	defer s.act.end()
+	s.act.Begin("SELECT " + name)
+	defer s.act.End()
 	s.unselect()
 	f, err := s.folder(name)
 	if err != nil {

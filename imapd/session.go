@@ -28,7 +28,7 @@ type session struct {
 	id     string // the session id of the log lines
 	log    *slog.Logger
 	// act mirrors user and the command running for Server.BusySessions.
-	act activity
+	act accounts.Activity
 
 	// idleMu is held by Idle for its whole run. go-imap may call Close
 	// while an Idle goroutine is still winding down (the client hung up
@@ -162,7 +162,7 @@ func (s *session) Login(username, password string) error {
 		return replyError(s.log, "login", err)
 	}
 	s.user, s.acct = user, acct
-	s.act.setUser(user)
+	s.act.SetUser(user)
 	s.log = s.log.With("user", user)
 	s.log.Info("logged in")
 	return nil
@@ -180,7 +180,7 @@ func (s *session) logout() {
 		return
 	}
 	s.srv.releaseUser(s.user, s.ip)
-	s.act.setUser("")
+	s.act.SetUser("")
 	s.log.Info("logged out")
 	s.user, s.acct, s.saved = "", nil, nil
 }
@@ -211,8 +211,8 @@ const keepaliveWriteTimeout = 30 * time.Second
 // IdleKeepalive until the client sends DONE. A keepalive that cannot be
 // written closes the connection, which ends the library's read of DONE.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	s.act.begin("IDLE")
-	defer s.act.end()
+	s.act.Begin("IDLE")
+	defer s.act.End()
 	s.idleMu.Lock()
 	defer s.idleMu.Unlock()
 	var wake chan struct{}

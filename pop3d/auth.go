@@ -192,7 +192,7 @@ func (c *conn) login(name, password string) error {
 		return perr("SYS/TEMP", "Cannot open the mailbox, try again later")
 	}
 	c.user = user
-	c.act.setUser(user)
+	c.act.SetUser(user)
 	c.drop = drop
 	c.state = stateTransaction
 	c.setLogger()

@@ -1,28 +1,10 @@
 package pop3d
 
 import (
-	"sync/atomic"
 	"time"
-)
 
-// BusySession describes one session still open, for the log of a stop
-// that ran past its timeout. Every field is read without taking a lock
-// that a session may hold.
-type BusySession struct {
-	// ID is the session id its log lines carry.
-	ID string
-	// Remote is the client's address.
-	Remote string
-	// User is the authenticated user; "" before login.
-	User string
-	// Command is what the session was doing: the command line ("RETR 3";
-	// credentials hidden), or "closing"; "" while waiting for a command.
-	Command string
-	// Since is when Command started (zero between commands).
-	Since time.Time
-	// Connected is when the connection was accepted.
-	Connected time.Time
-}
+	"postern/accounts"
+)
 
 // busyTableWait bounds how long BusySessions tries to take Server.mu,
 // which is only ever held for map updates: missing it for this long means
@@ -33,13 +15,9 @@ const busyTableWait = 100 * time.Millisecond
 // session may hold: each session's user and command are atomic, and the
 // session table is read with TryLock; complete is false when Server.mu
 // stayed locked for busyTableWait (then list is nil).
-func (s *Server) BusySessions() (list []BusySession, complete bool) {
-	deadline := time.Now().Add(busyTableWait)
-	for !s.mu.TryLock() {
-		if time.Now().After(deadline) {
-			return nil, false
-		}
-		time.Sleep(time.Millisecond)
+func (s *Server) BusySessions() (list []accounts.BusySession, complete bool) {
+	if !accounts.TryLockFor(&s.mu, busyTableWait) {
+		return nil, false
 	}
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -47,52 +25,7 @@ func (s *Server) BusySessions() (list []BusySession, complete bool) {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		st := c.act.load()
-		list = append(list, BusySession{ID: c.id, Remote: c.remote, User: st.user,
-			Command: st.command, Since: st.since, Connected: c.start})
+		list = append(list, c.act.Busy("pop3", c.id, c.remote, c.start))
 	}
 	return list, true
-}
-
-// activity is what other goroutines may read of a session: its user and
-// the command it is running. Only the session's own goroutine writes it,
-// so a load, change and store of the whole state loses nothing; readers
-// see one consistent state.
-type activity struct {
-	p atomic.Pointer[activityState]
-}
-
-// activityState is one immutable snapshot of an activity.
-type activityState struct {
-	user    string
-	command string
-	since   time.Time
-}
-
-func (a *activity) load() activityState {
-	if st := a.p.Load(); st != nil {
-		return *st
-	}
-	return activityState{}
-}
-
-// begin records that cmd started now.
-func (a *activity) begin(cmd string) {
-	st := a.load()
-	st.command, st.since = cmd, time.Now()
-	a.p.Store(&st)
-}
-
-// end records that the session waits for its next command.
-func (a *activity) end() {
-	st := a.load()
-	st.command, st.since = "", time.Time{}
-	a.p.Store(&st)
-}
-
-// setUser records the authenticated user ("" after logout).
-func (a *activity) setUser(user string) {
-	st := a.load()
-	st.user = user
-	a.p.Store(&st)
 }

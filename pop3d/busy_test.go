@@ -4,10 +4,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postern/accounts"
 )
 
 // busyWith polls srv.BusySessions until one session satisfies ok.
-func busyWith(t *testing.T, srv *Server, ok func(BusySession) bool) BusySession {
+func busyWith(t *testing.T, srv *Server, ok func(accounts.BusySession) bool) accounts.BusySession {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -38,17 +40,17 @@ func TestBusySessionsNameWhatSessionsDo(t *testing.T) {
 	e.deliver(annaUser, "Subject: big\r\n\r\n"+strings.Repeat(line, (16<<20)/len(line)))
 	c := e.login(annaUser, annaPass)
 	c.send("RETR 1\r\n") // and read nothing
-	b := busyWith(t, e.srv, func(b BusySession) bool { return b.Command == "RETR 1" })
+	b := busyWith(t, e.srv, func(b accounts.BusySession) bool { return b.Command == "RETR 1" })
 	if b.User != annaUser || b.ID == "" || b.Remote != c.nc.LocalAddr().String() || b.Since.IsZero() || b.Connected.IsZero() {
 		t.Errorf("session in RETR: %+v", b)
 	}
 	// Still there a moment later: the write is blocked.
 	time.Sleep(200 * time.Millisecond)
-	busyWith(t, e.srv, func(b BusySession) bool { return b.Command == "RETR 1" })
+	busyWith(t, e.srv, func(b accounts.BusySession) bool { return b.Command == "RETR 1" })
 
 	other := e.dialTLS()
 	other.do("USER "+bobUser, "+OK")
-	b = busyWith(t, e.srv, func(b BusySession) bool { return b.Remote == other.nc.LocalAddr().String() })
+	b = busyWith(t, e.srv, func(b accounts.BusySession) bool { return b.Remote == other.nc.LocalAddr().String() })
 	if b.User != "" || b.Command != "" {
 		t.Errorf("session between USER and PASS: %+v", b)
 	}

@@ -109,7 +109,7 @@ func (c *conn) dispatch(line []byte) {
 		return
 	}
 	c.trace(cmd)
-	c.act.begin(cmd.activity())
+	c.act.Begin(cmd.activity())
 	v, ok := verbs[cmd.verb]
 	switch {
 	case !ok && crossProtocol[cmd.verb]:

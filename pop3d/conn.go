@@ -12,6 +12,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"postern/accounts"
 )
 
 // state is a POP3 session state (RFC 1939 §3). UPDATE is not a state of
@@ -55,7 +57,7 @@ type conn struct {
 
 	// act mirrors user and the command running (until its reply is
 	// written) for other goroutines (Server.BusySessions), without a lock.
-	act activity
+	act accounts.Activity
 }
 
 // newConn prepares a connection; implicitTLS wraps it in a TLS server
@@ -151,7 +153,7 @@ func (c *conn) readCommand() ([]byte, error) {
 			return nil, err
 		}
 	}
-	c.act.end() // the reply is written (or buffered behind pipelined commands)
+	c.act.End() // the reply is written (or buffered behind pipelined commands)
 	timeout := c.s.cfg.LoginTimeout
 	if c.state == stateTransaction {
 		timeout = c.s.cfg.IdleTimeout
@@ -237,7 +239,7 @@ func (c *conn) handshake(tc *tls.Conn) error {
 // close ends the session: applies pending \Seen flags, releases the
 // maildrop lock (deletions are applied only by QUIT) and closes the socket.
 func (c *conn) close() {
-	c.act.begin("closing")
+	c.act.Begin("closing")
 	c.flushSeen()
 	c.w.Flush()
 	if c.user != "" {

@@ -47,8 +47,8 @@ func (s *submissionSession) Auth(mech string) (sasl.Server, error) {
 // login checks a user name and password through accounts (which throttles
 // failures) and makes the session authenticated.
 func (s *submissionSession) login(username, password string) error {
-	s.act.begin("AUTH")
-	defer s.act.end()
+	s.act.Begin("AUTH")
+	defer s.act.End()
 	ctx, cancel := context.WithTimeout(accounts.WithLogger(context.Background(), s.log), authTimeout)
 	defer cancel()
 	user, err := s.srv.opts.Accounts.Authenticate(ctx, "smtp", s.remote, username, password)
@@ -56,7 +56,7 @@ func (s *submissionSession) login(username, password string) error {
 		return reply(s.log.With("username", username), "login", err)
 	}
 	s.user = user
-	s.act.setUser(user)
+	s.act.SetUser(user)
 	s.setLogger()
 	s.log.Info("logged in")
 	return nil

@@ -3,10 +3,12 @@ package smtpd
 import (
 	"testing"
 	"time"
+
+	"postern/accounts"
 )
 
 // busyWith polls srv.BusySessions until one session satisfies ok.
-func busyWith(t *testing.T, srv *Server, ok func(BusySession) bool) BusySession {
+func busyWith(t *testing.T, srv *Server, ok func(accounts.BusySession) bool) accounts.BusySession {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -35,14 +37,14 @@ func TestBusySessionsNameWhatSessionsDo(t *testing.T) {
 	mx := e.mxToAnna()
 	mx.do("DATA", "354 ")
 	mx.send("Subject: half a message\r\n\r\nfirst line") // and nothing more
-	b := busyWith(t, e.mx, func(b BusySession) bool { return b.Command == "DATA" })
+	b := busyWith(t, e.mx, func(b accounts.BusySession) bool { return b.Command == "DATA" })
 	if b.Proto != "smtp" || b.ID == "" || b.Remote != mx.nc.LocalAddr().String() || b.User != "" ||
 		time.Since(b.Since) > time.Minute || b.Connected.IsZero() {
 		t.Errorf("session in DATA: %+v", b)
 	}
 
 	sub := e.login(annaUser, annaPass)
-	b = busyWith(t, e.sub, func(b BusySession) bool { return b.User == annaUser })
+	b = busyWith(t, e.sub, func(b accounts.BusySession) bool { return b.User == annaUser })
 	if b.Proto != "submission" || b.Command != "" || !b.Since.IsZero() || b.Remote != sub.nc.LocalAddr().String() {
 		t.Errorf("logged-in session between commands: %+v", b)
 	}

@@ -19,8 +19,8 @@ const deliverTimeout = 5 * time.Minute
 func (s *session) Data(r io.Reader) error {
 	s.tc.setBusy(true)
 	defer s.tc.setBusy(false)
-	s.act.begin("DATA")
-	defer s.act.end()
+	s.act.Begin("DATA")
+	defer s.act.End()
 	qid := newID()
 	log := s.log.With("qid", qid)
 
@@ -54,7 +54,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deliverTimeout)
 	defer cancel()
-	s.act.begin("DATA: delivering")
+	s.act.Begin("DATA: delivering")
 	if err := s.deliver(ctx, log, msg); err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ type session struct {
 	user string     // the authenticated user (submission)
 	// act mirrors user and the verb running for other goroutines
 	// (Server.BusySessions), without a lock.
-	act activity
+	act accounts.Activity
 
 	// The transaction (MAIL ... DATA).
 	from  string
@@ -162,7 +162,7 @@ func (s *session) Logout() error {
 	s.Reset()
 	if s.user != "" {
 		s.user = ""
-		s.act.setUser("")
+		s.act.SetUser("")
 		s.setLogger()
 	}
 	return nil

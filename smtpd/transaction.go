@@ -12,8 +12,8 @@ import (
 // logged in and own the envelope sender; on port 25 any syntactically
 // valid sender, and the null sender, is taken.
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	s.act.begin("MAIL FROM")
-	defer s.act.end()
+	s.act.Begin("MAIL FROM")
+	defer s.act.End()
 	s.Reset()
 	if s.draining() {
 		return replyShuttingDown
@@ -47,8 +47,8 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 // 25 every other domain is relaying and refused, on submission it is
 // queued for outbound delivery.
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.act.begin("RCPT TO")
-	defer s.act.end()
+	s.act.Begin("RCPT TO")
+	defer s.act.End()
 	if s.srv.submission && s.user == "" {
 		return replyAuthRequired
 	}

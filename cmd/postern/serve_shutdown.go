@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"postern/accounts"
 	"postern/imapd"
 	"postern/pop3d"
 	"postern/smtpd"
@@ -114,39 +115,19 @@ func (p *process) stop(stopChallenges func(context.Context), cl *closers) error 
 	}
 }
 
-// busySession is one session still open at the stop's deadline, as every
-// front end reports it.
-type busySession struct {
-	proto, id, remote, user, command string
-	since                            time.Time
+// busyLister is a front end that can list its sessions still open
+// without blocking on a lock a session may hold (smtpd, imapd and pop3d
+// servers); complete is false when it could not read its session table
+// in time.
+type busyLister interface {
+	BusySessions() (list []accounts.BusySession, complete bool)
 }
 
-// busySessions asks fe for its sessions still open. Every front end
-// answers without blocking on a lock a session may hold; complete is
-// false when it could not read its session table in time.
-func busySessions(fe frontEnd) (list []busySession, complete bool) {
-	switch s := fe.(type) {
-	case *smtpd.Server:
-		l, ok := s.BusySessions()
-		for _, b := range l {
-			list = append(list, busySession{b.Proto, b.ID, b.Remote, b.User, b.Command, b.Since})
-		}
-		return list, ok
-	case *imapd.Server:
-		l, ok := s.BusySessions()
-		for _, b := range l {
-			list = append(list, busySession{"imap", b.ID, b.Remote, b.User, b.Command, b.Since})
-		}
-		return list, ok
-	case *pop3d.Server:
-		l, ok := s.BusySessions()
-		for _, b := range l {
-			list = append(list, busySession{"pop3", b.ID, b.Remote, b.User, b.Command, b.Since})
-		}
-		return list, ok
-	}
-	return nil, true
-}
+var (
+	_ busyLister = (*smtpd.Server)(nil)
+	_ busyLister = (*imapd.Server)(nil)
+	_ busyLister = (*pop3d.Server)(nil)
+)
 
 // logBusySessions logs one line per session still open (at most
 // maxBusyLogged) and returns how many there are. A front end serving
@@ -163,7 +144,11 @@ func (p *process) logBusySessions() int {
 			continue
 		}
 		seen[fe] = true
-		list, complete := busySessions(fe)
+		bl, ok := fe.(busyLister)
+		if !ok {
+			continue
+		}
+		list, complete := bl.BusySessions()
 		if !complete {
 			p.log.Error("session still busy: cannot list them, their table stays locked", "front_end", fmt.Sprintf("%T", fe))
 		}
@@ -172,12 +157,12 @@ func (p *process) logBusySessions() int {
 			if total > maxBusyLogged {
 				continue
 			}
-			attrs := []any{"proto", b.proto, "session", b.id, "remote", b.remote, "user", b.user}
-			if b.command != "" {
-				attrs = append(attrs, "command", b.command)
+			attrs := []any{"proto", b.Proto, "session", b.ID, "remote", b.Remote, "user", b.User}
+			if b.Command != "" {
+				attrs = append(attrs, "command", b.Command)
 			}
-			if !b.since.IsZero() {
-				attrs = append(attrs, "for", now.Sub(b.since).Round(time.Millisecond))
+			if !b.Since.IsZero() {
+				attrs = append(attrs, "for", now.Sub(b.Since).Round(time.Millisecond))
 			}
 			p.log.Error("session still busy at shutdown_timeout", attrs...)
 		}
