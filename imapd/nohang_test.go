@@ -205,6 +205,51 @@ func TestSelectAgainstWritersNoHang(t *testing.T) {
 			return do("LOGOUT", func() error { return c.Logout().Wait() })
 		})
 	}
+	// RENAME and DELETE of a folder that another session has selected
+	// (its view gets every message expunged), while that session keeps
+	// selecting it and fetching from it.
+	run("renamer", func(do func(string, func() error) error) error {
+		c, err := session(do, "INBOX")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		steps := []struct {
+			what string
+			cmd  func() error
+		}{
+			{"CREATE", func() error { return allowNo(c.Create("Tmp", nil).Wait()) }},
+			{"APPEND", func() error { return appendMsg(c, "Tmp", msg("tmp", "x")) }},
+			{"RENAME", func() error { return allowNo(c.Rename("Tmp", "Tmp2", nil).Wait()) }},
+			{"RENAME", func() error { return allowNo(c.Rename("Tmp2", "Tmp", nil).Wait()) }},
+			{"DELETE", func() error { return allowNo(c.Delete("Tmp").Wait()) }},
+		}
+		for _, st := range steps {
+			if err := do(st.what, st.cmd); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	run("renamed", func(do func(string, func() error) error) error {
+		c, err := session(do, "INBOX")
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for i := 0; i < 20 && ctx.Err() == nil; i++ {
+			if err := do("SELECT Tmp", func() error { _, err := c.Select("Tmp", nil).Wait(); return allowNo(err) }); err != nil {
+				return err
+			}
+			if err := do("FETCH", func() error {
+				_, err := c.Fetch(allSeq(), &imap.FetchOptions{UID: true, Flags: true}).Collect()
+				return allowNo(err)
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	// SMTP deliveries to the same INBOX.
 	run("smtp", func(do func(string, func() error) error) error {
 		return do("SMTP", func() error {
