@@ -10,6 +10,9 @@
 # Other settings:
 #   DOMAINS   mail domains accepted (default "bench.test")
 #   PASSWORD  password of every user for IMAP/POP3 (default "secret")
+#   HASH      how Dovecot checks it: BLF-CRYPT (default: bcrypt at
+#             BCRYPT_COST, default 10, Postern's default cost, so a login
+#             costs both servers the same) or PLAIN (no hashing)
 #
 # On success it writes DIR/ports.env (shell assignments of the ports, the
 # certificate and the Maildir root) and prints it. Stop with stop.sh DIR.
@@ -35,6 +38,16 @@ mkdir -p "$1"
 DIR=$(cd "$1" && pwd)
 DOMAINS=${DOMAINS:-bench.test}
 PASSWORD=${PASSWORD:-secret}
+HASH=${HASH:-BLF-CRYPT}
+BCRYPT_COST=${BCRYPT_COST:-10}
+case $HASH in
+BLF-CRYPT) PASSDB_PASSWORD=$(doveadm pw -s BLF-CRYPT -r "$BCRYPT_COST" -p "$PASSWORD") ;;
+PLAIN) PASSDB_PASSWORD=$PASSWORD ;;
+*)
+	echo "$0: HASH must be BLF-CRYPT or PLAIN" >&2
+	exit 2
+	;;
+esac
 MAIL_USER=mail # Dovecot refuses to access mail as root
 
 # Postfix refuses group- or world-writable parents of its directories.
@@ -93,7 +106,7 @@ ssl_cert = <$DIR/etc/cert.pem
 ssl_key = <$DIR/etc/key.pem
 passdb {
   driver = static
-  args = password=$PASSWORD
+  args = password=$PASSDB_PASSWORD
 }
 userdb {
   driver = static
