@@ -1,6 +1,8 @@
 package accounts
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,4 +98,13 @@ func TryLockFor(mu *sync.Mutex, wait time.Duration) bool {
 		time.Sleep(time.Millisecond)
 	}
 	return true
+}
+
+// NewErrorID returns a short random id (8 hex digits) for one internal
+// error: the generic reply a client gets carries it, and so does the log
+// line with the details, so a user can quote it to the operator.
+func NewErrorID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -6,12 +6,14 @@ import (
 
 	imap "github.com/emersion/go-imap/v2"
 
+	"postern/accounts"
 	"postern/maildir"
 )
 
 // replyError turns a store error into the one IMAP reply a client sees
 // (RFC 5530 response codes). Unknown errors become NO [SERVERBUG] and are
-// logged with their detail; the client gets no internals.
+// logged with their detail under an error id the reply carries too; the
+// client gets no internals.
 func replyError(log *slog.Logger, op string, err error) error {
 	if err == nil {
 		return nil
@@ -35,6 +37,7 @@ func replyError(log *slog.Logger, op string, err error) error {
 	case errors.Is(err, maildir.ErrNoSpace):
 		return no(imap.ResponseCodeLimit, "Server storage is full, try again later")
 	}
-	log.Error("store error", "op", op, "err", err)
-	return no(imap.ResponseCodeServerBug, "Internal error, logged on the server")
+	id := accounts.NewErrorID()
+	log.Error("store error", "op", op, "error_id", id, "err", err)
+	return no(imap.ResponseCodeServerBug, "Internal error, logged on the server as error "+id)
 }

@@ -37,7 +37,8 @@ var (
 
 // errReply maps any error from a verb to the response code and text sent
 // to the client. It is the only place where errors become replies;
-// internal details go to the log, never to the client.
+// internal details go to the log, never to the client (a generic reply
+// carries the error id of its log line).
 func (c *conn) errReply(err error) (code, text string) {
 	var re *respError
 	switch {
@@ -53,8 +54,9 @@ func (c *conn) errReply(err error) (code, text string) {
 	case errors.Is(err, accounts.ErrAuthFailed):
 		return "AUTH", "Authentication failed"
 	default:
-		c.log.Error("command failed", "err", err)
-		return "SYS/TEMP", "Internal error, try again later (session " + c.id + ")"
+		id := accounts.NewErrorID()
+		c.log.Error("command failed", "error_id", id, "err", err)
+		return "SYS/TEMP", "Internal error, try again later (error " + id + ")"
 	}
 }
 

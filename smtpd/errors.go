@@ -58,7 +58,8 @@ var (
 // into the reply go-smtp sends. It is the one place where errors become
 // replies: *smtp.SMTPError values pass through unchanged, typed errors
 // get their code, and everything else becomes a generic temporary failure
-// whose detail goes only to the log.
+// whose detail goes only to the log, under an error id that the reply
+// carries too.
 func reply(log *slog.Logger, what string, err error) error {
 	if err == nil {
 		return nil
@@ -88,8 +89,12 @@ func reply(log *slog.Logger, what string, err error) error {
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		out = replyDataTimeout
 	default:
-		log.Error(what+" failed", "err", err)
-		return replyTemporary
+		// The id lets a user quote the reply and an operator find the
+		// log line.
+		id := accounts.NewErrorID()
+		log.Error(what+" failed", "error_id", id, "err", err)
+		return &smtp.SMTPError{Code: replyTemporary.Code, EnhancedCode: replyTemporary.EnhancedCode,
+			Message: replyTemporary.Message + " (error " + id + ")"}
 	}
 	log.Info(what+" refused", "code", out.Code, "err", err)
 	return out

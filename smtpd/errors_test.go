@@ -54,6 +54,13 @@ func TestReplyMapping(t *testing.T) {
 			t.Errorf("%v: reply leaks details: %q", tt.err, se.Message)
 		}
 	}
+	// A generic reply carries the id of its log line.
+	var logs strings.Builder
+	generic := reply(slog.New(slog.NewTextHandler(&logs, nil)), "test", errors.New("disk on fire")).(*smtp.SMTPError)
+	id := strings.TrimSuffix(generic.Message[strings.LastIndex(generic.Message, "(error ")+len("(error "):], ")")
+	if len(id) != 8 || !strings.Contains(logs.String(), "error_id="+id) {
+		t.Errorf("generic reply %q, log %q: no shared error id", generic.Message, logs.String())
+	}
 	if reply(log, "test", nil) != nil {
 		t.Error("reply(nil) is not nil")
 	}
