@@ -3,12 +3,15 @@ package smtpd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"time"
 
+	"postern/accounts"
 	"postern/maildir"
+	"postern/smtpd/queue"
 )
 
 // message is one accepted message on its way to delivery.
@@ -58,12 +61,8 @@ func (s *session) deliver(ctx context.Context, log *slog.Logger, msg *message) e
 	var firstErr error
 	delivered := 0
 	if len(users) > 0 {
-		targets := make([]maildir.Target, len(users))
-		for i, u := range users {
-			targets[i] = maildir.Target{User: u}
-		}
 		content := io.MultiReader(strings.NewReader(returnPath(msg.from)+trace), msg.body.reader())
-		errs, err := s.srv.opts.Store.Deliver(ctx, content, targets)
+		errs, err := storeLocal(ctx, s.srv.opts.Store, content, users)
 		if err != nil {
 			// Nothing written: the per-target errors (a full mailbox)
 			// say more than the global one.
@@ -103,6 +102,57 @@ func (s *session) deliver(ctx context.Context, log *slog.Logger, msg *message) e
 	}
 	log.Info("message accepted", "from", msg.from, "local", delivered, "queued", len(failed)+len(remote),
 		"bytes", msg.body.size)
+	return nil
+}
+
+// storeLocal stores content, trace headers included, in the INBOX of
+// every user: the one place where a message for local accounts is
+// written, for a message just received (deliver) and for one the queue
+// retries (LocalDelivery). The results are those of (*maildir.Store).Deliver:
+// one error per user, and a global error when nothing was written.
+func storeLocal(ctx context.Context, store *maildir.Store, content io.Reader, users []string) ([]error, error) {
+	targets := make([]maildir.Target, len(users))
+	for i, u := range users {
+		targets[i] = maildir.Target{User: u}
+	}
+	return store.Deliver(ctx, content, targets)
+}
+
+// LocalDelivery is the local store as the outbound queue needs it
+// (queue.Local). Through it the queue retries the local recipients that
+// deliver handed over (their mailbox was full when the message came in)
+// and puts bounces and delay notices for local senders into their INBOX,
+// with the same code that stores a message received over SMTP. The
+// message it is given already carries its trace headers.
+type LocalDelivery struct {
+	// Accounts resolves addresses to local accounts.
+	Accounts *accounts.Directory
+	// Store receives the messages.
+	Store *maildir.Store
+}
+
+var _ queue.Local = LocalDelivery{}
+
+// LocalUser returns the account that receives mail for addr (the first
+// one, for an alias with several), and false when addr is not local.
+func (l LocalDelivery) LocalUser(addr string) (string, bool) {
+	res, err := l.Accounts.Resolve(addr)
+	if err != nil || len(res.Local) == 0 {
+		return "", false
+	}
+	return res.Local[0].User, true
+}
+
+// DeliverLocal stores msg in the INBOX of user and returns nil only once
+// it is durable. A full mailbox is an error the queue retries.
+func (l LocalDelivery) DeliverLocal(ctx context.Context, user string, msg io.Reader) error {
+	errs, err := storeLocal(ctx, l.Store, msg, []string{user})
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
+		return fmt.Errorf("deliver to %s: %w", user, err)
+	}
 	return nil
 }
 

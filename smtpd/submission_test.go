@@ -252,13 +252,7 @@ func TestPartialDeliveryFailure(t *testing.T) {
 	t.Parallel()
 	for _, withQ := range []bool{true, false} {
 		e := newEnv(t, envOptions{withQ: withQ})
-		if err := e.accts.SetQuota(bobUser, 100, 0); err != nil {
-			t.Fatal(err)
-		}
-		c := e.mxToAnna()
-		c.do("RCPT TO:<bob@example.org>", "250 ")
-		c.do("DATA", "354 ")
-		c.send(testMessage("sender@example.net", "partial") + ".\r\n")
+		c := e.overflowBob("partial")
 		if withQ {
 			c.expect("250 ")
 			envs := e.queued()

@@ -3,22 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 
-	"postern/accounts"
-	"postern/maildir"
+	"postern/smtpd"
 	"postern/smtpd/queue"
 )
 
 // openQueue opens the outbound queue under data_dir and starts its
 // delivery workers; stop ends them (deliveries in progress stay queued
-// for the next start).
+// for the next start). Local deliveries of the queue (retries of local
+// recipients, bounces to local senders) go through smtpd's delivery code.
 func (p *process) openQueue() (q *queue.Queue, stop func(), err error) {
 	cfg := p.cfg.Queue
 	if cfg.Hostname == "" {
 		cfg.Hostname = p.cfg.Hostname
 	}
-	q, err = queue.Open(p.cfg.DataDir, cfg, queue.Options{Logger: p.log, Local: localDelivery{dir: p.dir, store: p.store}})
+	local := smtpd.LocalDelivery{Accounts: p.dir, Store: p.store}
+	q, err = queue.Open(p.cfg.DataDir, cfg, queue.Options{Logger: p.log, Local: local})
 	if err != nil {
 		return nil, nil, fmt.Errorf("queue: %w", err)
 	}
@@ -31,30 +31,4 @@ func (p *process) openQueue() (q *queue.Queue, stop func(), err error) {
 		}
 	}()
 	return q, func() { cancel(); <-done }, nil
-}
-
-// localDelivery lets the queue put bounces for local senders straight
-// into their INBOX.
-type localDelivery struct {
-	dir   *accounts.Directory
-	store *maildir.Store
-}
-
-func (l localDelivery) LocalUser(addr string) (string, bool) {
-	res, err := l.dir.Resolve(addr)
-	if err != nil || len(res.Local) == 0 {
-		return "", false
-	}
-	return res.Local[0].User, true
-}
-
-func (l localDelivery) DeliverLocal(ctx context.Context, user string, msg io.Reader) error {
-	errs, err := l.store.Deliver(ctx, msg, []maildir.Target{{User: user}})
-	if err != nil {
-		return fmt.Errorf("deliver bounce to %s: %w", user, err)
-	}
-	if len(errs) > 0 && errs[0] != nil {
-		return fmt.Errorf("deliver bounce to %s: %w", user, errs[0])
-	}
-	return nil
 }

@@ -30,7 +30,7 @@ func (q *Queue) notify(ctx context.Context, env *Envelope, rcpts []*Recipient, d
 	if err != nil {
 		return err
 	}
-	dsn := buildDSN(q.cfg.Hostname, env, rcpts, hdr, time.Now(), delayed, env.Created.Add(time.Duration(q.cfg.Lifetime)))
+	dsn := buildDSN(q.cfg.Hostname, env, rcpts, hdr, time.Now(), delayed, q.expiry(env))
 	if q.local != nil {
 		if user, ok := q.local.LocalUser(env.From); ok {
 			if err := q.local.DeliverLocal(ctx, user, bytes.NewReader(dsn)); err != nil {

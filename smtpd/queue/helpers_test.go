@@ -273,17 +273,10 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// waitFor polls cond for up to 20 s (a generous bound; only failures wait
-// that long).
+// waitFor is postfixtest.WaitFor.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	postfixtest.WaitFor(t, what, cond)
 }
 
 // queueEmpty reports whether the data directory's queue holds no message.

@@ -19,8 +19,11 @@ import (
 	"postern/maildir/durable"
 )
 
-// Local is what the queue needs of the local store: bounces for local
-// senders go straight into their INBOX instead of through the network.
+// Local is what the queue needs of the local store: recipients that are
+// local accounts (the ones smtpd could not deliver to when the message
+// came in, and those of submitted mail) and bounces for local senders go
+// straight into their INBOX instead of through the network. The
+// implementation is smtpd.LocalDelivery.
 type Local interface {
 	// LocalUser returns the account that receives mail for addr, and
 	// false when addr is not a local address.
@@ -34,8 +37,9 @@ type Local interface {
 type Options struct {
 	// Logger receives one line per delivery attempt; nil discards.
 	Logger *slog.Logger
-	// Local delivers bounces to local senders. Nil: every bounce is
-	// queued toward the sender with the null envelope sender.
+	// Local delivers to local recipients and bounces to local senders.
+	// Nil: every recipient is routed by MX (or the smarthost), and every
+	// bounce is queued toward the sender with the null envelope sender.
 	Local Local
 }
 

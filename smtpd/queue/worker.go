@@ -2,9 +2,7 @@ package queue
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 )
 
@@ -30,7 +28,7 @@ func (q *Queue) process(ctx context.Context, e entry) {
 		return
 	}
 	now := time.Now()
-	expiry := env.Created.Add(time.Duration(q.cfg.Lifetime))
+	expiry := q.expiry(env)
 	changed := false
 	groups := map[string][]*Recipient{}
 	var order []string
@@ -38,12 +36,7 @@ func (q *Queue) process(ctx context.Context, e entry) {
 		if r.State.final() {
 			continue
 		}
-		if r.State == StateDeferred && !now.Before(expiry) {
-			r.State = StateFailed
-			r.LastError = fmt.Sprintf("delivery time expired after %d attempts; last error: %s", r.Attempts, r.LastError)
-			if !strings.HasPrefix(r.Status, "5") {
-				r.Status = "4.4.7" // RFC 3463: delivery time expired
-			}
+		if expire(r, now, expiry) {
 			changed = true
 			continue
 		}
@@ -63,19 +56,11 @@ func (q *Queue) process(ctx context.Context, e entry) {
 		}
 		changed = true
 	}
-	if q.cfg.WarnAfter > 0 && env.From != "" && !env.Warned && now.Sub(env.Created) >= time.Duration(q.cfg.WarnAfter) {
-		var deferred []*Recipient
-		for _, r := range env.Rcpts {
-			if r.State == StateDeferred {
-				deferred = append(deferred, r)
-			}
-		}
-		if len(deferred) > 0 {
-			if err := q.warn(ctx, env, deferred); err != nil {
-				log.Warn("cannot send delay warning", "err", err)
-			} else {
-				env.Warned, changed = true, true
-			}
+	if deferred := q.delayWarning(env, now); len(deferred) > 0 {
+		if err := q.warn(ctx, env, deferred); err != nil {
+			log.Warn("cannot send delay warning", "err", err)
+		} else {
+			env.Warned, changed = true, true
 		}
 	}
 	_, unfinished := env.next()
@@ -85,7 +70,7 @@ func (q *Queue) process(ctx context.Context, e entry) {
 	if changed && (unfinished || env.needsBounce()) {
 		if err := saveEnvelope(q.dir, env); err != nil {
 			log.Error("cannot record delivery state", "err", err)
-			q.schedule(entry{at: time.Now().Add(q.cfg.retryAfter(1)), id: env.ID})
+			q.schedule(entry{at: time.Now().Add(q.retryDelay(1)), id: env.ID})
 			return
 		}
 	}
@@ -111,11 +96,7 @@ func (q *Queue) record(env *Envelope, r *Recipient, o outcome, now, expiry time.
 	case o.perm:
 		r.State = StateFailed
 	default:
-		r.State = StateDeferred
-		r.Next = now.Add(q.cfg.retryAfter(r.Attempts))
-		if r.Next.After(expiry) {
-			r.Next = expiry
-		}
+		q.deferUntil(r, now, expiry)
 	}
 }
 
@@ -130,13 +111,13 @@ func (q *Queue) finish(ctx context.Context, log *slog.Logger, env *Envelope) {
 	}
 	if env.needsBounce() {
 		if err := q.bounce(ctx, env, failed); err != nil {
-			if time.Since(env.Created) > time.Duration(q.cfg.Lifetime)+bounceGrace {
+			if q.abandonBounce(env, time.Now()) {
 				log.Error("cannot return bounce past the message lifetime; giving up", "err", err, "from", env.From)
 				removeMessage(q.dir, env.ID)
 				return
 			}
 			log.Error("cannot return bounce; will retry", "err", err)
-			q.schedule(entry{at: time.Now().Add(q.cfg.retryAfter(1)), id: env.ID})
+			q.schedule(entry{at: time.Now().Add(q.retryDelay(1)), id: env.ID})
 			return
 		}
 		env.Bounced = true

@@ -215,7 +215,7 @@ showq unix n - n - - showq
 			<-done
 		}
 	})
-	waitFor(t, "postfix to listen", func() bool {
+	WaitFor(t, "postfix to listen", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
@@ -278,7 +278,7 @@ service auth {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	})
-	waitFor(t, "dovecot auth socket", func() bool {
+	WaitFor(t, "dovecot auth socket", func() bool {
 		_, err := os.Stat(socket)
 		return err == nil
 	})
@@ -334,8 +334,10 @@ func SelfSigned(t testing.TB) (certPEM, keyPEM []byte) {
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 }
 
-// waitFor polls cond for up to 20 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
+// WaitFor polls cond every 10 ms until it holds, and fails the test when
+// it still does not after 20 s (a generous bound; only failures wait that
+// long).
+func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
