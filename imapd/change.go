@@ -157,10 +157,10 @@ func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOpt
 	if err != nil {
 		return nil, err
 	}
-	if r.Size() > s.srv.cfg.AppendLimit {
+	if r.Size() > s.srv.cfg.MaxMessageBytes {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too big"}
 	}
-	var src any
+	var src maildir.Source
 	if s.sel != nil && s.sel.mbox.folder == f {
 		src = s.sel
 	}

@@ -75,7 +75,7 @@ func TestStoreCopyExpungeAppend(t *testing.T) {
 		t.Fatalf("appended message %+v", last)
 	}
 	// APPEND over the limit is refused before the literal is read.
-	big := c.Append("Archive", DefaultAppendLimit+1, nil)
+	big := c.Append("Archive", DefaultMaxMessageBytes+1, nil)
 	big.Close()
 	if _, err := big.Wait(); err == nil {
 		t.Fatal("APPEND over APPENDLIMIT accepted")
@@ -250,7 +250,7 @@ func TestModifiedUTF7Names(t *testing.T) {
 
 // TestMaxConns: over the process-wide limit a connection gets BYE.
 func TestMaxConns(t *testing.T) {
-	e := newEnv(t, Config{MaxConns: 1})
+	e := newEnv(t, Config{MaxConnections: 1})
 	e.raw(t)
 	c, err := tls.Dial("tcp", e.tlsAddr, e.clientTC)
 	if err != nil {

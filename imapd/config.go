@@ -1,6 +1,11 @@
 package imapd
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
 
 // Limits that come from the protocol or from experience with clients.
 const (
@@ -14,16 +19,26 @@ const (
 	// DefaultCommandTimeout bounds the time to read one command line or
 	// literal once it has started.
 	DefaultCommandTimeout = 2 * time.Minute
-	// DefaultAppendLimit is the largest message APPEND accepts (RFC 7889).
-	DefaultAppendLimit = 50 << 20
-	// DefaultMaxConnsPerUserIP is how many sessions one user may hold from
-	// one address (families behind one router, clients with many folders).
-	DefaultMaxConnsPerUserIP = 50
-	// DefaultMaxConns bounds all IMAP sessions of the process.
-	DefaultMaxConns = 2000
+	// DefaultMaxMessageBytes is the largest message APPEND accepts,
+	// advertised as APPENDLIMIT (RFC 7889).
+	DefaultMaxMessageBytes = 50 << 20
+	// MaxMaxMessageBytes is the hard maximum of MaxMessageBytes: the
+	// APPENDLIMIT value and message sizes are 32-bit numbers in go-imap.
+	MaxMaxMessageBytes = math.MaxUint32
+	// DefaultMaxConnectionsPerUserIP is how many sessions one user may
+	// hold from one address (families behind one router, clients with
+	// many folders).
+	DefaultMaxConnectionsPerUserIP = 50
+	// DefaultMaxConnections bounds all IMAP sessions of the process.
+	DefaultMaxConnections = 2000
+	// MinTimeout and MaxTimeout bound every duration of Config.
+	MinTimeout = time.Second
+	MaxTimeout = 24 * time.Hour
 )
 
-// Config holds the IMAP server's tunables ([imap] in postern.toml).
+// Config holds the IMAP server's tunables ([imap] in postern.toml). A
+// zero field takes its default; Validate rejects the values a file may
+// not set.
 type Config struct {
 	// IdleKeepalive is the interval of "* OK Still here" during IDLE.
 	// Default 4m.
@@ -32,29 +47,70 @@ type Config struct {
 	IdleTimeout time.Duration `toml:"idle_timeout"`
 	// CommandTimeout bounds reading one command or literal. Default 2m.
 	CommandTimeout time.Duration `toml:"command_timeout"`
-	// AppendLimit is the largest APPEND in bytes, advertised as
-	// APPENDLIMIT. Default 52428800 (50 MiB).
-	AppendLimit int64 `toml:"append_limit"`
-	// MaxConnsPerUserIP limits sessions per user and remote address.
-	// Default 50.
-	MaxConnsPerUserIP int `toml:"max_conns_per_user_ip"`
-	// MaxConns limits all IMAP sessions. Default 2000.
-	MaxConns int `toml:"max_conns"`
+	// MaxMessageBytes is the largest APPEND in bytes, advertised as
+	// APPENDLIMIT. Default 52428800 (50 MiB), at most 4294967295.
+	MaxMessageBytes int64 `toml:"max_message_bytes"`
+	// MaxConnectionsPerUserIP limits sessions per user and remote
+	// address. Default 50.
+	MaxConnectionsPerUserIP int `toml:"max_connections_per_user_ip"`
+	// MaxConnections limits all IMAP sessions. Default 2000.
+	MaxConnections int `toml:"max_connections"`
+}
+
+// RenamedKeys maps the [imap] key names of earlier versions, still
+// accepted, to the keys that replaced them.
+func RenamedKeys() map[string]string {
+	return map[string]string{
+		"append_limit":          "max_message_bytes",
+		"max_conns_per_user_ip": "max_connections_per_user_ip",
+		"max_conns":             "max_connections",
+	}
 }
 
 // DefaultConfig returns the defaults documented on Config's fields.
 func DefaultConfig() Config {
 	return Config{
-		IdleKeepalive:     DefaultIdleKeepalive,
-		IdleTimeout:       DefaultIdleTimeout,
-		CommandTimeout:    DefaultCommandTimeout,
-		AppendLimit:       DefaultAppendLimit,
-		MaxConnsPerUserIP: DefaultMaxConnsPerUserIP,
-		MaxConns:          DefaultMaxConns,
+		IdleKeepalive:           DefaultIdleKeepalive,
+		IdleTimeout:             DefaultIdleTimeout,
+		CommandTimeout:          DefaultCommandTimeout,
+		MaxMessageBytes:         DefaultMaxMessageBytes,
+		MaxConnectionsPerUserIP: DefaultMaxConnectionsPerUserIP,
+		MaxConnections:          DefaultMaxConnections,
 	}
 }
 
-// withDefaults fills zero fields with their defaults.
+// Validate reports every field out of its range, one error per field,
+// each starting with the field's TOML key ("max_connections: must be at
+// least 1, got 0").
+func (c Config) Validate() error {
+	var errs []error
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"idle_keepalive", c.IdleKeepalive},
+		{"idle_timeout", c.IdleTimeout},
+		{"command_timeout", c.CommandTimeout},
+	} {
+		if d.v < MinTimeout || d.v > MaxTimeout {
+			errs = append(errs, fmt.Errorf("%s: must be between %v and %v, got %v", d.key, MinTimeout, MaxTimeout, d.v))
+		}
+	}
+	if c.MaxMessageBytes < 1 || c.MaxMessageBytes > MaxMaxMessageBytes {
+		errs = append(errs, fmt.Errorf("max_message_bytes: must be between 1 and %d, got %d", int64(MaxMaxMessageBytes), c.MaxMessageBytes))
+	}
+	if c.MaxConnectionsPerUserIP < 1 {
+		errs = append(errs, fmt.Errorf("max_connections_per_user_ip: must be at least 1, got %d", c.MaxConnectionsPerUserIP))
+	}
+	if c.MaxConnections < 1 {
+		errs = append(errs, fmt.Errorf("max_connections: must be at least 1, got %d", c.MaxConnections))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults fills zero (or negative) fields with their defaults: a
+// Config built in Go may leave out what it does not care about, and one
+// read from a file has passed Validate.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.IdleKeepalive <= 0 {
@@ -66,14 +122,14 @@ func (c Config) withDefaults() Config {
 	if c.CommandTimeout <= 0 {
 		c.CommandTimeout = d.CommandTimeout
 	}
-	if c.AppendLimit <= 0 {
-		c.AppendLimit = d.AppendLimit
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = d.MaxMessageBytes
 	}
-	if c.MaxConnsPerUserIP <= 0 {
-		c.MaxConnsPerUserIP = d.MaxConnsPerUserIP
+	if c.MaxConnectionsPerUserIP <= 0 {
+		c.MaxConnectionsPerUserIP = d.MaxConnectionsPerUserIP
 	}
-	if c.MaxConns <= 0 {
-		c.MaxConns = d.MaxConns
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = d.MaxConnections
 	}
 	return c
 }

@@ -3,11 +3,13 @@ package imapd
 import (
 	"bytes"
 	"strings"
+
+	"postern/maildir"
 )
 
 // envelopeKeys are the header fields an ENVELOPE is made of, in the
-// order of envelopeFields.vals.
-var envelopeKeys = [...]string{"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "In-Reply-To", "Message-Id"}
+// order of envelopeFields.vals: the ones the store's header cache keeps.
+var envelopeKeys = maildir.EnvelopeFields
 
 // envelopeFields holds the first value of each field of envelopeKeys, as
 // textproto.ReadHeader and Header.Get would give it.

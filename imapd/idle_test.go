@@ -197,7 +197,7 @@ func TestIdleKeepalive(t *testing.T) {
 
 // TestBadInput: oversized and unfinished literals, junk, limits.
 func TestBadInput(t *testing.T) {
-	e := newEnv(t, Config{CommandTimeout: 700 * time.Millisecond, MaxConnsPerUserIP: 2})
+	e := newEnv(t, Config{CommandTimeout: 700 * time.Millisecond, MaxConnectionsPerUserIP: 2})
 	r := e.raw(t)
 	r.login(annaUser, annaPass)
 	// A literal over 4096 bytes outside APPEND.
@@ -205,7 +205,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("huge literal: %s", out)
 	}
 	// An APPEND over the limit.
-	if out := r.cmd(fmt.Sprintf("b2 APPEND INBOX {%d}", int64(DefaultAppendLimit)+1)); !strings.Contains(out, "b2 NO") {
+	if out := r.cmd(fmt.Sprintf("b2 APPEND INBOX {%d}", int64(DefaultMaxMessageBytes)+1)); !strings.Contains(out, "b2 NO") {
 		t.Fatalf("huge APPEND: %s", out)
 	}
 	if out := r.cmd("b3 SELECT nothere"); !strings.Contains(out, "b3 NO [NONEXISTENT]") {

@@ -44,7 +44,7 @@ sys.stdin.read()
 func BenchmarkIdleConnMemory(b *testing.B) {
 	py := tool(b, "python3")
 	const n = 200
-	e := newEnv(b, Config{MaxConnsPerUserIP: n + 10})
+	e := newEnv(b, Config{MaxConnectionsPerUserIP: n + 10})
 	e.put(annaUser, "INBOX", msg("a", "1"))
 	script := filepath.Join(e.dir, "idle.py")
 	os.WriteFile(script, []byte(idleClientsScript), 0o600)

@@ -159,8 +159,8 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 	if s.closed {
 		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
 	}
-	if len(s.sessions) >= s.cfg.MaxConns {
-		sess.log.Warn("connection refused: too many sessions", "max", s.cfg.MaxConns)
+	if len(s.sessions) >= s.cfg.MaxConnections {
+		sess.log.Warn("connection refused: too many sessions", "max", s.cfg.MaxConnections)
 		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Code: imap.ResponseCodeUnavailable, Text: "Too many connections, try again later"}
 	}
 	s.sessions[sess] = struct{}{}
@@ -185,7 +185,7 @@ func (s *Server) acquireUser(user, ip string) bool {
 	k := user + "\x00" + ip
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.perUser[k] >= s.cfg.MaxConnsPerUserIP {
+	if s.perUser[k] >= s.cfg.MaxConnectionsPerUserIP {
 		return false
 	}
 	s.perUser[k]++

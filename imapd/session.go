@@ -42,8 +42,10 @@ type session struct {
 	saved imap.UIDSet // SEARCHRES result ($), as UIDs
 }
 
-// selection is a session's state while a mailbox is selected.
+// selection is a session's state while a mailbox is selected. It is the
+// maildir.Source of the session's changes (see mailbox.applyLocked).
 type selection struct {
+	maildir.SourceMark
 	mbox     *mailbox
 	st       *imapserver.SessionTracker
 	readOnly bool
@@ -153,7 +155,7 @@ func (s *session) Login(username, password string) error {
 		return imapserver.ErrAuthFailed
 	}
 	if !s.srv.acquireUser(user, s.ip) {
-		s.log.Warn("login refused: too many sessions", "user", user, "max", s.srv.cfg.MaxConnsPerUserIP)
+		s.log.Warn("login refused: too many sessions", "user", user, "max", s.srv.cfg.MaxConnectionsPerUserIP)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit, Text: "Too many connections for this user from this address"}
 	}
 	acct, err := s.srv.opts.Store.Account(user)
@@ -192,7 +194,7 @@ func (s *session) Namespace() (*imap.NamespaceData, error) {
 
 // AppendLimit is advertised as APPENDLIMIT and enforced by go-imap.
 func (s *session) AppendLimit() uint32 {
-	return uint32(min(s.srv.cfg.AppendLimit, math.MaxUint32))
+	return uint32(min(s.srv.cfg.MaxMessageBytes, math.MaxUint32))
 }
 
 // Poll writes the updates queued for this session (after every command).

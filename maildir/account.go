@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"postern/maildir/dovecot"
 	"postern/maildir/durable"
 )
 
@@ -41,7 +42,7 @@ func openAccount(s *Store, user, dir string) (*Account, error) {
 	}
 	if fresh {
 		for _, name := range defaultFolders {
-			if err := makeMaildir(filepath.Join(dir, dirName(name)), true); err != nil {
+			if err := makeMaildir(filepath.Join(dir, dovecot.DirName(name)), true); err != nil {
 				return nil, fmt.Errorf("maildir: account %s: folder %s: %w", user, name, err)
 			}
 		}
@@ -110,7 +111,7 @@ func (a *Account) Folders() ([]FolderInfo, error) {
 		if !e.IsDir() {
 			continue
 		}
-		if n, ok := folderFromDir(e.Name()); ok {
+		if n, ok := dovecot.FolderFromDir(e.Name()); ok {
 			names = append(names, n)
 		}
 	}
@@ -127,7 +128,7 @@ func (a *Account) folderDir(name string) string {
 	if name == inboxName {
 		return a.dir
 	}
-	return filepath.Join(a.dir, dirName(name))
+	return filepath.Join(a.dir, dovecot.DirName(name))
 }
 
 // exists reports whether a checked folder name exists on disk.
@@ -250,7 +251,7 @@ func (a *Account) RenameFolder(oldName, newName string) error {
 	type mv struct{ from, to string }
 	var moves []mv
 	for _, e := range ents {
-		n, ok := folderFromDir(e.Name())
+		n, ok := dovecot.FolderFromDir(e.Name())
 		if !ok || !(n == oldName || isUnder(n, oldName)) {
 			continue
 		}

@@ -1,15 +1,128 @@
 package maildir
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
 
-	"postern/maildir/durable"
+	"postern/maildir/dovecot"
 )
+
+// How a message comes in: Deliver (SMTP) and Append (IMAP) spool it to
+// tmp/, and add, which Copy shares, links it into the folder, numbers
+// it and publishes it (see commit.go).
+
+// Target is one recipient folder of a delivery.
+type Target struct {
+	User   string
+	Folder string // "" = INBOX
+	Flags  []string
+}
+
+// Deliver stores one message for every target. It returns per-target
+// errors (ErrOverQuota, ErrNotFound ...) and a global error if nothing
+// could be written. It returns as soon as the message is durable: written
+// to tmp/, fsynced, renamed (or linked) into new/ and the directory
+// fsynced, a directory fsync shared by deliveries that finish together.
+// Its UID is given, made durable and published by the folder's background
+// committer 10 to 100 ms later, together with the deliveries of those
+// milliseconds (one dotlock, one append to dovecot-uidlist, one
+// fsync of it); every Folder method first waits for the deliveries
+// already returned, so a caller reading after Deliver sees its message. A
+// crash in between loses nothing: the file gets its UID at the next scan.
+func (s *Store) Deliver(ctx context.Context, msg io.Reader, to []Target) ([]error, error) {
+	errs := make([]error, len(to))
+	folders := make([]*Folder, len(to))
+	var first *Folder
+	for i, t := range to {
+		a, err := s.Account(t.User)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		name := t.Folder
+		if name == "" {
+			name = inboxName
+		}
+		f, err := a.Folder(name)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		folders[i] = f
+		if first == nil {
+			first = f
+		}
+	}
+	if first == nil {
+		return errs, fmt.Errorf("maildir: deliver: no usable target")
+	}
+	if err := ctx.Err(); err != nil {
+		return errs, err
+	}
+	tmp, base, size, date, err := s.spool(first.dir, msg, time.Time{})
+	if err != nil {
+		return errs, err
+	}
+	// Every target but the last gets a hard link; the last takes the
+	// spooled file itself by a rename.
+	last := -1
+	for i, f := range folders {
+		if f != nil {
+			last = i
+		}
+	}
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(tmp)
+		}
+	}()
+	ok := false
+	for i, f := range folders {
+		if f == nil {
+			continue
+		}
+		if err := f.acct.quota.check(size, 1); err != nil {
+			errs[i] = err
+			continue
+		}
+		_, err := f.add(tmp, base, size, date, to[i].Flags, nil, i == last, true)
+		renamed = renamed || (i == last && err == nil)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		ok = true
+	}
+	if !ok {
+		return errs, fmt.Errorf("maildir: deliver: no target accepted the message")
+	}
+	return errs, nil
+}
+
+// Append adds a message with flags and internal date (IMAP APPEND).
+// Subscribers see EventNew with source as its Source.
+func (f *Folder) Append(r io.Reader, flags []string, date time.Time, source Source) (Message, error) {
+	tmp, base, size, mtime, err := f.acct.st.spool(f.dir, r, date)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := f.acct.quota.check(size, 1); err != nil {
+		os.Remove(tmp)
+		return Message{}, err
+	}
+	m, err := f.add(tmp, base, size, mtime, flags, source, true, false)
+	if err != nil {
+		os.Remove(tmp) // the rename may not have happened
+	}
+	return m, err
+}
 
 // spool writes r into dir/tmp with CRLF line ends and fsyncs it. Its
 // modification time is the message's internal date: date when not zero
@@ -23,12 +136,12 @@ func (s *Store) spool(dir string, r io.Reader, date time.Time) (tmpPath, base st
 	if err != nil {
 		return "", "", 0, 0, ioErr("maildir: spool", err)
 	}
-	w := newCRLFWriter(fh)
+	w := dovecot.NewCRLFWriter(fh)
 	_, err = io.Copy(w, r)
 	if err == nil {
 		err = w.Flush()
 	}
-	w.release()
+	w.Release()
 	if err == nil && !date.IsZero() {
 		err = os.Chtimes(tmpPath, date, date)
 		mtime = date.Unix()
@@ -48,13 +161,13 @@ func (s *Store) spool(dir string, r io.Reader, date time.Time) (tmpPath, base st
 		os.Remove(tmpPath)
 		return "", "", 0, 0, ioErr("maildir: spool", err)
 	}
-	return tmpPath, withSizes(base, w.n, w.n), w.n, mtime, nil
+	return tmpPath, dovecot.WithSizes(base, w.Written(), w.Written()), w.Written(), mtime, nil
 }
 
 // addFile links src (a message of another folder, for Copy) into the
 // folder as a new message with flags, keeping its modification time as
 // the internal date; see add.
-func (f *Folder) addFile(src, base string, size int64, flags []string, source any) (Message, error) {
+func (f *Folder) addFile(src, base string, size int64, flags []string, source Source) (Message, error) {
 	return f.add(src, base, size, 0, flags, source, false, false)
 }
 
@@ -65,7 +178,7 @@ func (f *Folder) addFile(src, base string, size int64, flags []string, source an
 // concurrent adds commit as a group (see commitAdd). With deferred set it
 // returns once the file is durable, leaving the rest to the background
 // committer (see Deliver); the Message then has no UID.
-func (f *Folder) add(src, base string, size, date int64, flags []string, source any, rename, deferred bool) (Message, error) {
+func (f *Folder) add(src, base string, size, date int64, flags []string, source Source, rename, deferred bool) (Message, error) {
 	f.mu.Lock()
 	if err := f.checkLocked(); err != nil {
 		f.mu.Unlock()
@@ -76,11 +189,8 @@ func (f *Folder) add(src, base string, size, date int64, flags []string, source 
 		f.mu.Unlock()
 		return Message{}, err
 	}
-	e := entry{inNew: true, base: base, fl: fs, vsize: size, recent: true, date: date}
-	if len(flags) > 0 {
-		e.inNew = false
-		e.info = withLetters(fs.letters())
-	}
+	e := incoming(base, size, fs, len(flags) > 0)
+	e.date = date
 	// A scan meanwhile may find the file and give it its UID in order
 	// with other messages; it publishes with this source.
 	f.adding[e.base] = source
@@ -123,9 +233,21 @@ func (f *Folder) add(src, base string, size, date int64, flags []string, source 
 	return m, err
 }
 
+// incoming returns the entry of a message coming into the folder with
+// the flags fs, recent: in new/ when it came with no flags, else in cur/
+// with its info.
+func incoming(base string, size int64, fs dovecot.FlagSet, withFlags bool) entry {
+	e := entry{inNew: true, base: base, fl: fs, vsize: size, recent: true}
+	if withFlags {
+		e.inNew = false
+		e.info = fs.Info()
+	}
+	return e
+}
+
 // addedLocked inserts a numbered message, counts it and publishes
 // EventNew. f.mu is held.
-func (f *Folder) addedLocked(e entry, size int64, source any) Message {
+func (f *Folder) addedLocked(e entry, size int64, source Source) Message {
 	f.insertLocked(e)
 	f.cacheDatesLocked([]entry{e})
 	f.acct.quota.add(size, 1)
@@ -141,103 +263,4 @@ func renameFile(oldpath, newpath string) error {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
 	return nil
-}
-
-// syncUIDList fsyncs dovecot-uidlist.
-func (f *Folder) syncUIDList() error {
-	fh, err := os.Open(f.uidListPath())
-	if err != nil {
-		return err
-	}
-	defer fh.Close()
-	return fsyncFile(fh)
-}
-
-// moveInLocked renames src (a message of another folder on the same
-// file system) into the folder with flags, keeping its base unless a
-// stale record in this folder's uidlist lists that base (it was here
-// before): then it takes a new base, so that no UID is ever reused. The
-// new UID is assigned under the dotlock, taken before the rename; the
-// directory is fsynced and EventNew published. On failure the file is put
-// back. f.mu is held.
-func (f *Folder) moveInLocked(src, base string, size int64, flags []string, source any) (Message, error) {
-	if err := f.checkLocked(); err != nil {
-		return Message{}, err
-	}
-	fs, err := f.lettersFor(flags)
-	if err != nil {
-		return Message{}, err
-	}
-	e := entry{inNew: true, base: base, fl: fs, vsize: size, recent: true}
-	if len(flags) > 0 {
-		e.inNew = false
-		e.info = withLetters(fs.letters())
-	}
-	lock, err := f.lockFreshLocked()
-	if err != nil {
-		return Message{}, err
-	}
-	defer lock.release()
-	if _, stale := f.ul.known[e.base]; stale {
-		e.base = renamedBase(f.acct.st.nextBase(time.Now()), e.base)
-	}
-	dst := f.path(e.name())
-	if err := os.Rename(src, dst); err != nil {
-		return Message{}, ioErr("maildir: move message", err)
-	}
-	fail := func(err error) (Message, error) {
-		if uerr := os.Rename(dst, src); uerr != nil {
-			f.acct.st.log.Error("cannot undo a failed move", "user", f.acct.user, "folder", f.name, "file", dst, "err", uerr)
-		}
-		durable.SyncDir(filepath.Dir(dst))
-		return Message{}, err
-	}
-	if err := durable.SyncDir(filepath.Dir(dst)); err != nil {
-		return fail(ioErr("maildir: sync", err))
-	}
-	if st, err := os.Stat(dst); err == nil {
-		e.date = st.ModTime().Unix()
-	}
-	e.uid = f.ul.hdr.next
-	if err := f.appendUIDListLocked([]uidRec{{uid: e.uid, base: e.base, vsize: -1}}, true); err != nil {
-		return fail(err)
-	}
-	// Adds numbered before are covered by that fsync; they are shown
-	// first, so that UIDs appear in order.
-	if err := f.flushPendingLocked(false); err != nil {
-		return fail(err)
-	}
-	return f.addedLocked(e, size, source), nil
-}
-
-// lockFreshLocked takes the uidlist dotlock and brings memory up to date
-// with what other processes did: their uidlist records, and when there
-// are new ones, their files (published as events first, so subscribers
-// see UIDs in increasing order). f.mu is held.
-func (f *Folder) lockFreshLocked() (*dotlock, error) {
-	lock, err := takeDotlock(f.uidListPath(), f.acct.st.lockHost)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.readUIDsLocked(true); err != nil {
-		lock.release()
-		return nil, err
-	}
-	if f.ul.foreign || f.ul.torn {
-		if err := f.scanFilesLocked(true); err != nil {
-			lock.release()
-			return nil, err
-		}
-	}
-	return lock, nil
-}
-
-// renamedBase returns a new base for a file whose base old is taken:
-// fresh, with old's S= and W= sizes.
-func renamedBase(fresh, old string) string {
-	fn := parseFileName(old)
-	if fn.size >= 0 && fn.vsize >= 0 {
-		return withSizes(fresh, fn.size, fn.vsize)
-	}
-	return fresh
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/maildir/dovecot"
 	"postern/maildir/durable"
 )
 
@@ -68,14 +69,14 @@ func buildBigFolder() (string, error) {
 		return root, err
 	}
 	dir := a.folderDir(inboxName)
-	kws := &keywords{}
+	kws := &dovecot.Keywords{}
 	for _, k := range []string{"$Work", "$Label1", "later"} {
-		kws.add(k)
+		kws.Add(k)
 	}
-	if err := os.WriteFile(filepath.Join(dir, keywordsFile), kws.format(), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, dovecot.KeywordsFile), kws.Format(), 0o600); err != nil {
 		return root, err
 	}
-	l := &uidList{hdr: newUIDHeader()}
+	l := &dovecot.UIDList{Header: dovecot.NewUIDHeader()}
 	now := time.Now().Add(-time.Hour).Unix()
 	var msg bytes.Buffer
 	for i := 1; i <= benchMessages; i++ {
@@ -85,22 +86,23 @@ func buildBigFolder() (string, error) {
 		for j := 0; j < 4+i%8; j++ {
 			msg.WriteString("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\r\n")
 		}
-		base := withSizes(uniqueBase(time.Unix(now+int64(i/100), 0), 1, uint64(i), "bench"), int64(msg.Len()), int64(msg.Len()))
-		letters := []byte{}
+		base := dovecot.WithSizes(dovecot.UniqueBase(time.Unix(now+int64(i/100), 0), 1, uint64(i), "bench"), int64(msg.Len()), int64(msg.Len()))
+		var fs dovecot.FlagSet
 		if i%3 == 0 {
-			letters = append(letters, 'S')
+			fs.Sys |= dovecot.Seen
 		}
 		if i%17 == 0 {
-			letters = append(letters, 'F', 'a')
+			fs.Sys |= dovecot.Flagged
+			fs.Keywords |= 1 // a
 		}
-		name := filepath.Join(dir, "cur", fullName(base, withLetters(letters)))
+		name := filepath.Join(dir, "cur", dovecot.FullName(base, fs.Info()))
 		if err := os.WriteFile(name, msg.Bytes(), 0o600); err != nil {
 			return root, err
 		}
-		l.recs = append(l.recs, uidRec{uid: uint32(i), base: base, vsize: -1})
+		l.Records = append(l.Records, dovecot.UIDRecord{UID: uint32(i), Base: base, VSize: -1})
 	}
-	l.hdr.next = benchMessages + 1
-	if err := os.WriteFile(filepath.Join(dir, uidListFile), l.format(), 0o600); err != nil {
+	l.Header.Next = benchMessages + 1
+	if err := os.WriteFile(filepath.Join(dir, dovecot.UIDListFile), l.Format(), 0o600); err != nil {
 		return root, err
 	}
 	// Flush the fixture now, so that its writeback does not slow the

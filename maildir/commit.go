@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"postern/maildir/dovecot"
 	"postern/maildir/durable"
 )
 
@@ -24,7 +25,7 @@ import (
 type pendingAdd struct {
 	e      entry
 	size   int64
-	source any
+	source Source
 
 	// async: a delivery whose file is already durable, numbered by the
 	// background committer (see Deliver); nobody waits for it.
@@ -194,14 +195,14 @@ func (f *Folder) numberQueuedLocked(c *commitState) {
 		fail(err)
 		return
 	}
-	defer lock.release()
-	var recs []uidRec
+	defer lock.Release()
+	var recs []dovecot.UIDRecord
 	var fresh []*pendingAdd
 	for _, p := range batch {
 		uid, ok := f.ul.known[p.e.base]
 		if !ok {
-			p.e.uid = f.ul.hdr.next + uint32(len(recs))
-			recs = append(recs, uidRec{uid: p.e.uid, base: p.e.base, vsize: -1})
+			p.e.uid = f.ul.hdr.Next + uint32(len(recs))
+			recs = append(recs, dovecot.UIDRecord{UID: p.e.uid, Base: p.e.base, VSize: -1})
 			fresh = append(fresh, p)
 			continue
 		}

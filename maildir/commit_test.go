@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"postern/maildir/dovecot"
 )
 
 // durability records what the add path's fsyncs made durable: the
@@ -32,7 +34,7 @@ func (d *durability) install(t *testing.T) {
 	origFile, origDir := fsyncFile, syncDir
 	t.Cleanup(func() { fsyncFile, syncDir = origFile, origDir })
 	fsyncFile = func(fh *os.File) error {
-		if filepath.Base(fh.Name()) != uidListFile {
+		if filepath.Base(fh.Name()) != dovecot.UIDListFile {
 			return origFile(fh)
 		}
 		data, err := os.ReadFile(fh.Name())
@@ -42,13 +44,13 @@ func (d *durability) install(t *testing.T) {
 		if err := origFile(fh); err != nil {
 			return err
 		}
-		l, err := parseUIDList(data)
+		l, err := dovecot.ParseUIDList(data)
 		if err != nil {
 			return err
 		}
 		d.mu.Lock()
-		for _, r := range l.recs {
-			d.records[r.base] = true
+		for _, r := range l.Records {
+			d.records[r.Base] = true
 		}
 		d.mu.Unlock()
 		return nil
@@ -324,12 +326,12 @@ func TestDeferredNumbering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := parseUIDList(data)
+	l, err := dovecot.ParseUIDList(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.recs) != workers*each+1 {
-		t.Fatalf("uidlist after Close: %d records, want %d", len(l.recs), workers*each+1)
+	if len(l.Records) != workers*each+1 {
+		t.Fatalf("uidlist after Close: %d records, want %d", len(l.Records), workers*each+1)
 	}
 }
 

@@ -1,7 +1,6 @@
 package maildir
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"os"
@@ -52,7 +51,7 @@ func (f *Folder) readDatesLocked() (dateList, int) {
 		return nil, 0
 	}
 	nl := bytes.IndexByte(data, '\n')
-	if nl < 0 || string(data[:nl]) != "V"+strconv.FormatUint(uint64(f.ul.hdr.validity), 10) {
+	if nl < 0 || string(data[:nl+1]) != f.datesHeaderLocked() {
 		return nil, 0
 	}
 	out := make(dateList, 0, bytes.Count(data, []byte{'\n'}))
@@ -105,30 +104,21 @@ func (f *Folder) cacheDatesLocked(es []entry) {
 	defer fh.Close()
 	var b []byte
 	if st, err := fh.Stat(); err == nil && st.Size() == 0 {
-		b = append(b, "V"+strconv.FormatUint(uint64(f.ul.hdr.validity), 10)+"\n"...)
+		b = append(b, f.datesHeaderLocked()...)
 	}
 	fh.Write(appendDates(b, es))
 }
 
 // rewriteDatesLocked replaces the cache with the dates of the present
-// messages.
+// messages. Errors only cost stats later.
 func (f *Folder) rewriteDatesLocked() {
-	tmp := f.path(datesFile + ".tmp")
-	fh, err := os.Create(tmp)
-	if err != nil {
-		return
-	}
-	w := bufio.NewWriterSize(fh, 1<<16)
-	w.WriteString("V" + strconv.FormatUint(uint64(f.ul.hdr.validity), 10) + "\n")
-	w.Write(appendDates(nil, f.msgs))
-	err = w.Flush()
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, f.path(datesFile))
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
+	b := make([]byte, 0, 16+len(f.msgs)*20)
+	b = append(b, f.datesHeaderLocked()...)
+	replaceCache(f.path(datesFile), appendDates(b, f.msgs))
+}
+
+// datesHeaderLocked is the first line of the cache: the UIDVALIDITY its
+// UIDs belong to.
+func (f *Folder) datesHeaderLocked() string {
+	return "V" + strconv.FormatUint(uint64(f.ul.hdr.Validity), 10) + "\n"
 }

@@ -46,16 +46,16 @@
 //	        // later change in order, after the folder lock is released (see Locks).
 //	        // fn must not block, call the Folder, or take a lock held around Folder calls.
 //	(*Folder).Messages() ([]Message, uidNext uint32, err error)
-//	(*Folder).Append(r io.Reader, flags []string, date time.Time, source any) (Message, error)
+//	(*Folder).Append(r io.Reader, flags []string, date time.Time, source Source) (Message, error)
 //	(*Folder).Open(uid uint32) (io.ReadCloser, Message, error)   // content with CRLF line ends; Message.Size bytes exactly
 //	(*Folder).Header(uid uint32) ([]byte, error)                // header block incl. the blank line, CRLF
 //	(*Folder).EnvelopeHeader(uid uint32) ([]byte, error)        // only the ENVELOPE fields, from the header cache
-//	(*Folder).SetFlags(uids []uint32, op FlagOp, flags []string, source any) ([]Message, error)
+//	(*Folder).SetFlags(uids []uint32, op FlagOp, flags []string, source Source) ([]Message, error)
 //	(*Folder).Copy(uids []uint32, dest *Folder) (src, dst []uint32, err error)
-//	(*Folder).Move(uids []uint32, dest *Folder, source any) (src, dst []uint32, err error)
+//	(*Folder).Move(uids []uint32, dest *Folder, source Source) (src, dst []uint32, err error)
 //	        // a rename keeping flags and internal date; EventNew in dest, then one EventExpunge
 //	(*Folder).TakeRecent() ([]uint32, error)               // SELECT claims the \Recent messages
-//	(*Folder).Expunge(uids []uint32, source any) (expunged []uint32, err error)
+//	(*Folder).Expunge(uids []uint32, source Source) (expunged []uint32, err error)
 //	(*Folder).Status() (Status, error)                     // Messages, Recent, Unseen, Deleted, UIDNext, UIDValidity, Size
 //	(*Folder).Rescan() error                               // pick up changes by other processes (also done by a watcher)
 //
@@ -64,12 +64,32 @@
 // (any other atom, stored through dovecot-keywords). Message.Size is the
 // RFC822.SIZE: octets with CRLF line ends. Message.Date is the internal
 // date: the file's modification time, as in Dovecot (Append sets it).
+// EnvelopeFields lists the header fields EnvelopeHeader keeps.
+//
+// A source (Append, SetFlags, Move, Expunge) says who makes the change
+// and comes back as Event.Source: a pointer to a front end's session
+// state that embeds SourceMark (imapd's selection), or nil.
 //
 // Errors are typed so front ends map them to replies in one place:
 // ErrNotFound, ErrExists, ErrBadName, ErrOverQuota, ErrNoSpace (disk full),
 // tested with errors.Is.
 //
 // Every durable write goes through package postern/maildir/durable.
+//
+// # Two layers
+//
+// Dovecot's file formats are package postern/maildir/dovecot:
+// dovecot-uidlist and its dotlock, file names with their ":2," flags,
+// dovecot-keywords, folder names in modified UTF-7, CRLF line ends. It
+// knows nothing of this package. This package is the engine above it:
+// Store, Account, Folder, the commit of new messages (commit.go), the
+// scan of the directories (scan.go), change events (events.go), and
+// Postern's own files (caches, quota, subscriptions). Folder's methods
+// are grouped by what they do: add.go (Deliver, Append), read.go (Open,
+// Header), headercache.go (EnvelopeHeader), setflags.go, recent.go
+// (TakeRecent), move.go (Copy, Move), expunge.go, subscribe.go
+// (Subscribe, Event, Source), scan.go (Rescan), keywords_sync.go,
+// uidstate.go and uidrecover.go (the folder's dovecot-uidlist).
 //
 // # Locks
 //
@@ -84,7 +104,8 @@
 //  4. commitState.qmu: the queue of adds waiting for a UID (commit.go).
 //  5. Leaf locks, under which nothing else is taken: the event queue's
 //     mu (events.go), the header cache's mu, the quota's mu, the
-//     group-fsync state (groupsync.go), the dotlock source table.
+//     group-fsync state (groupsync.go), the dotlock source table
+//     (dovecot/dotlock.go).
 //
 // The dotlock on dovecot-uidlist (a file, shared with other processes) is
 // taken under Folder.mu only, and never waited for with another folder's

@@ -2,66 +2,50 @@ package maildir
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
-	"time"
+
+	"postern/maildir/dovecot"
 )
 
-// TestDotlockFromLockSource: under a store's root a dotlock is a hard link
-// of the store's lock source (no file created per lock, none left in the
-// folder), fresh even when the source is old; Close removes the source,
-// and Open removes the source a dead process left.
-func TestDotlockFromLockSource(t *testing.T) {
+// TestStoreLockSource: an open store keeps one dotlock source at its
+// root (see dovecot.LockSource), so a dotlock in one of its folders is a
+// link of it and leaves nothing in the folder; Close removes it.
+func TestStoreLockSource(t *testing.T) {
 	t.Parallel()
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
-		t.Fatal(err)
-	}
 	root := t.TempDir()
-	left := filepath.Join(root, lockSourcePrefix+strconv.Itoa(dead.Process.Pid)+".1")
-	if err := os.WriteFile(left, []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	s := openTestStore(t, root)
-	if _, err := os.Stat(left); !os.IsNotExist(err) {
-		t.Errorf("a dead process's lock source is still there: %v", err)
-	}
 	f := testFolder(t, s, "anna@example.org", "INBOX")
-	src := s.lockSrc.path
-	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(src, old, old); err != nil {
-		t.Fatal(err)
-	}
 	before, _ := os.ReadDir(f.dir)
-	l, err := takeDotlock(f.uidListPath(), s.lockHost)
+	l, err := f.takeDotlock(dovecot.UIDListFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lst, err := os.Stat(l.path)
+	st, err := os.Stat(f.uidListPath() + ".lock")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sst, _ := os.Stat(src)
-	if !os.SameFile(lst, sst) {
-		t.Errorf("the lock is not a link of the lock source")
+	if n := st.Sys().(*syscall.Stat_t).Nlink; n < 2 {
+		t.Errorf("the lock has %d links: not a link of the lock source", n)
 	}
-	if time.Since(lst.ModTime()) > time.Minute {
-		t.Errorf("lock modified %v ago: would look stale", time.Since(lst.ModTime()))
-	}
-	data, _ := os.ReadFile(l.path)
+	data, _ := os.ReadFile(f.uidListPath() + ".lock")
 	if string(data) != strconv.Itoa(os.Getpid())+":"+s.lockHost {
 		t.Errorf("lock holds %q", data)
 	}
-	if err := l.release(); err != nil {
+	if err := l.Release(); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := os.ReadDir(f.dir); len(after) != len(before) {
 		t.Errorf("folder had %d entries, now %d", len(before), len(after))
 	}
 	s.Close()
-	if _, err := os.Stat(src); !os.IsNotExist(err) {
-		t.Errorf("lock source left after Close: %v", err)
+	ents, _ := os.ReadDir(root)
+	for _, e := range ents {
+		if !e.IsDir() && strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left at the root after Close: %s", filepath.Join(root, e.Name()))
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"postern/maildir/dovecot"
 )
 
 // TestDotlockOfDeadProcessBroken: a uidlist lock left by a dead process
@@ -29,7 +31,7 @@ func TestDotlockOfDeadProcessBroken(t *testing.T) {
 	}
 	defer s.Close()
 	start := time.Now()
-	l, err := takeDotlock(p, s.lockHost)
+	l, err := dovecot.TakeDotlock(p, s.lockHost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func TestDotlockOfDeadProcessBroken(t *testing.T) {
 	if string(data) != strconv.Itoa(os.Getpid())+":"+host {
 		t.Fatalf("lock holds %q", data)
 	}
-	l.release()
+	l.Release()
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Fatalf("left behind: %v", ents)
 	}

@@ -1,8 +1,9 @@
 package maildir
 
 import (
-	"slices"
 	"strings"
+
+	"postern/maildir/dovecot"
 )
 
 // System flags as IMAP strings (RFC 9051 2.3.2).
@@ -14,28 +15,17 @@ const (
 	FlagDraft    = `\Draft`
 )
 
-// sysFlag is one bit of the system flags a message carries.
-type sysFlag uint8
-
-const (
-	sysSeen sysFlag = 1 << iota
-	sysAnswered
-	sysFlagged
-	sysDeleted
-	sysDraft
-)
-
-// sysFlags maps each system flag to its Maildir info letter.
-var sysFlags = []struct {
-	bit    sysFlag
-	name   string
-	letter byte
+// sysFlagNames names each system flag of a file name's info, in the
+// order of its letter (dovecot.SysFlags has the letters).
+var sysFlagNames = []struct {
+	bit  dovecot.SysFlags
+	name string
 }{
-	{sysDraft, FlagDraft, 'D'},
-	{sysFlagged, FlagFlagged, 'F'},
-	{sysAnswered, FlagAnswered, 'R'},
-	{sysSeen, FlagSeen, 'S'},
-	{sysDeleted, FlagDeleted, 'T'},
+	{dovecot.Draft, FlagDraft},
+	{dovecot.Flagged, FlagFlagged},
+	{dovecot.Answered, FlagAnswered},
+	{dovecot.Seen, FlagSeen},
+	{dovecot.Deleted, FlagDeleted},
 }
 
 // FlagOp says how SetFlags combines the given flags with a message's own.
@@ -48,72 +38,18 @@ const (
 	FlagsReplace               // FLAGS
 )
 
-// flagSet is the flags of one message: system flag bits, keyword letter
-// bits (a = bit 0) and other letters found in the file name (such as "P")
-// that Postern keeps but does not show.
-type flagSet struct {
-	sys   sysFlag
-	kw    uint32
-	other string
-}
-
-// parseLetters reads the flag letters of a Maildir info.
-func parseLetters(l string) flagSet {
-	var fs flagSet
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		switch {
-		case c >= 'a' && c <= 'z':
-			fs.kw |= 1 << (c - 'a')
-			continue
-		}
-		found := false
-		for _, f := range sysFlags {
-			if f.letter == c {
-				fs.sys |= f.bit
-				found = true
-			}
-		}
-		if !found && !strings.ContainsRune(fs.other, rune(c)) && c > ' ' && c < 0x7f {
-			fs.other += string(c)
-		}
-	}
-	// Keep the other letters in one order, so that equal sets compare
-	// equal whatever order a writer used.
-	o := []byte(fs.other)
-	slices.Sort(o)
-	fs.other = string(o)
-	return fs
-}
-
-// letters returns the info letters of fs, in ASCII order.
-func (fs flagSet) letters() []byte {
-	b := []byte(fs.other)
-	for _, f := range sysFlags {
-		if fs.sys&f.bit != 0 {
-			b = append(b, f.letter)
-		}
-	}
-	for i := 0; i < 26; i++ {
-		if fs.kw&(1<<i) != 0 {
-			b = append(b, byte('a'+i))
-		}
-	}
-	return b
-}
-
-// names returns the IMAP flags of fs, system flags first, keywords named
-// through kws (letters without a keyword are left out).
-func (fs flagSet) names(kws *keywords) []string {
+// flagNames returns the IMAP flags of fs, system flags first, keywords
+// named through kws (letters without a keyword are left out).
+func flagNames(fs dovecot.FlagSet, kws *dovecot.Keywords) []string {
 	var out []string
-	for _, f := range sysFlags {
-		if fs.sys&f.bit != 0 {
+	for _, f := range sysFlagNames {
+		if fs.Sys&f.bit != 0 {
 			out = append(out, f.name)
 		}
 	}
-	for i := 0; i < 26; i++ {
-		if fs.kw&(1<<i) != 0 {
-			if k := kws.name(i); k != "" {
+	for i := 0; i < dovecot.MaxKeywords; i++ {
+		if fs.Keywords&(1<<i) != 0 {
+			if k := kws.Name(i); k != "" {
 				out = append(out, k)
 			}
 		}
@@ -123,8 +59,8 @@ func (fs flagSet) names(kws *keywords) []string {
 
 // sysFlagByName returns the bit of a system flag name (case-insensitive),
 // or 0 if the name is a keyword.
-func sysFlagByName(name string) sysFlag {
-	for _, f := range sysFlags {
+func sysFlagByName(name string) dovecot.SysFlags {
+	for _, f := range sysFlagNames {
 		if strings.EqualFold(f.name, name) {
 			return f.bit
 		}

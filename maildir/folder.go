@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"postern/maildir/dovecot"
 )
 
 // Message describes one message of a folder.
@@ -28,26 +30,6 @@ type Message struct {
 	Recent bool
 }
 
-// EventKind says what changed.
-type EventKind int
-
-// Kinds of change events.
-const (
-	EventNew     EventKind = iota // a message was added (Message is complete)
-	EventFlags                    // a message's flags changed (Message.Flags are the new ones)
-	EventExpunge                  // a message is gone (only Message.UID is set)
-)
-
-// Event is one change of a folder, delivered to subscribers in order.
-type Event struct {
-	Kind    EventKind
-	Message Message
-	// Source is the opaque value the mutator passed (nil for deliveries
-	// and for changes found on disk), so a session can recognise its own
-	// changes.
-	Source any
-}
-
 // Status is the summary IMAP STATUS and SELECT need.
 type Status struct {
 	Messages, Recent, Unseen, Deleted, UIDNext, UIDValidity uint32
@@ -61,7 +43,7 @@ type entry struct {
 	inNew bool   // in new/ (else cur/)
 	base  string // unique base name
 	info  string // ":" info of the file name, such as "2,FS"
-	fl    flagSet
+	fl    dovecot.FlagSet
 	vsize int64
 	date  int64 // Unix seconds
 	// recent: arrived since the last TakeRecent (see Message.Recent).
@@ -74,7 +56,7 @@ func (e *entry) name() string {
 	if e.inNew {
 		sub = "new/"
 	}
-	return sub + fullName(e.base, e.info)
+	return sub + dovecot.FullName(e.base, e.info)
 }
 
 // Folder is one mailbox. There is one *Folder per folder per process, so
@@ -88,7 +70,7 @@ type Folder struct {
 	mu   folderMutex // guards everything below; Unlock delivers events (events.go)
 	gone bool        // deleted or renamed away
 	ul   uidState
-	kws  *keywords
+	kws  *dovecot.Keywords
 	// kwStamp is the dovecot-keywords file kws was read from.
 	kwStamp fileStamp
 	msgs    []entry // sorted by UID
@@ -99,7 +81,7 @@ type Folder struct {
 	events eventQueue
 	// adding holds the Source of each add in progress by base, for the
 	// event when a scan during the add publishes the file first.
-	adding map[string]any
+	adding map[string]Source
 	// cs is the queue of adds on their way in (see commitAdd).
 	cs      commitState
 	watch   watchState
@@ -116,7 +98,7 @@ type Folder struct {
 
 // newFolder returns an unloaded folder.
 func newFolder(a *Account, name, dir string) *Folder {
-	f := &Folder{acct: a, name: name, dir: dir, adding: map[string]any{}}
+	f := &Folder{acct: a, name: name, dir: dir, adding: map[string]Source{}}
 	f.mu.f = f
 	f.events.cond.L = &f.events.mu
 	f.cs.wake = make(chan struct{})
@@ -131,7 +113,7 @@ func (f *Folder) Name() string { return f.name }
 func (f *Folder) UIDValidity() uint32 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.ul.hdr.validity
+	return f.ul.hdr.Validity
 }
 
 // path returns the path of a file of the folder.
@@ -150,7 +132,7 @@ func (f *Folder) message(e *entry) Message {
 	return Message{
 		UID:    e.uid,
 		Key:    e.base,
-		Flags:  e.fl.names(f.kws),
+		Flags:  flagNames(e.fl, f.kws),
 		Size:   e.vsize,
 		Date:   time.Unix(e.date, 0),
 		Recent: e.recent,
@@ -162,12 +144,12 @@ func (f *Folder) message(e *entry) Message {
 // a large folder has few distinct flag combinations.
 func (f *Folder) snapshotLocked() []Message {
 	out := make([]Message, len(f.msgs))
-	names := map[flagSet][]string{}
+	names := map[dovecot.FlagSet][]string{}
 	for i := range f.msgs {
 		e := &f.msgs[i]
 		fl, ok := names[e.fl]
 		if !ok {
-			fl = slices.Clip(e.fl.names(f.kws))
+			fl = slices.Clip(flagNames(e.fl, f.kws))
 			names[e.fl] = fl
 		}
 		out[i] = Message{UID: e.uid, Key: e.base, Flags: fl, Size: e.vsize, Date: time.Unix(e.date, 0), Recent: e.recent}
@@ -183,36 +165,7 @@ func (f *Folder) Messages() ([]Message, uint32, error) {
 	if err := f.checkLocked(); err != nil {
 		return nil, 0, err
 	}
-	return f.snapshotLocked(), f.ul.hdr.next, nil
-}
-
-// Subscribe atomically returns the current messages sorted by UID and
-// UIDNEXT, and arranges for fn to be called for every later change, in
-// order, until cancel is called.
-//
-// fn is called after the folder lock is released (see events.go), one
-// event at a time, possibly before Subscribe has returned (the caller
-// must then hold the event until it has installed the snapshot) and
-// from another goroutine's Folder call. It must not block, must not call
-// the Folder and must take no lock that is held while the Folder is
-// called.
-func (f *Folder) Subscribe(fn func(Event)) (snapshot []Message, uidNext uint32, cancel func()) {
-	f.awaitDeferred()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	sub := &subscriber{fn: fn}
-	f.subs = append(slices.Clip(f.subs), sub)
-	cancel = func() {
-		if sub.canceled.Swap(true) {
-			return
-		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if i := slices.Index(f.subs, sub); i >= 0 {
-			f.subs = slices.Delete(slices.Clone(f.subs), i, i+1)
-		}
-	}
-	return f.snapshotLocked(), f.ul.hdr.next, cancel
+	return f.snapshotLocked(), f.ul.hdr.Next, nil
 }
 
 // Status returns the folder's counters, computed from memory.
@@ -223,16 +176,16 @@ func (f *Folder) Status() (Status, error) {
 	if err := f.checkLocked(); err != nil {
 		return Status{}, err
 	}
-	st := Status{Messages: uint32(len(f.msgs)), UIDNext: f.ul.hdr.next, UIDValidity: f.ul.hdr.validity}
+	st := Status{Messages: uint32(len(f.msgs)), UIDNext: f.ul.hdr.Next, UIDValidity: f.ul.hdr.Validity}
 	for i := range f.msgs {
 		e := &f.msgs[i]
 		if e.recent {
 			st.Recent++
 		}
-		if e.fl.sys&sysSeen == 0 {
+		if e.fl.Sys&dovecot.Seen == 0 {
 			st.Unseen++
 		}
-		if e.fl.sys&sysDeleted != 0 {
+		if e.fl.Sys&dovecot.Deleted != 0 {
 			st.Deleted++
 		}
 		st.Size += e.vsize

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -45,13 +46,21 @@ const hcMaxRecord = 64 << 10
 // rewritten just to drop them (a variable for tests).
 var hcMinDead = 1000
 
-// envelopeFields are the header fields the cache keeps: those IMAP
-// ENVELOPE is built from (RFC 9051 section 7.5.2).
-var envelopeFields = map[string]bool{
-	"date": true, "subject": true, "from": true, "sender": true,
-	"reply-to": true, "to": true, "cc": true, "bcc": true,
-	"in-reply-to": true, "message-id": true,
-}
+// EnvelopeFields are the header fields IMAP ENVELOPE is built from (RFC
+// 9051 section 7.5.2), in the order of its fields, spelled as
+// textproto.CanonicalMIMEHeaderKey spells them. They are what
+// EnvelopeHeader returns and the header cache keeps; header field names
+// compare case-insensitively.
+var EnvelopeFields = [...]string{"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "In-Reply-To", "Message-Id"}
+
+// envelopeFieldSet holds EnvelopeFields in lower case.
+var envelopeFieldSet = func() map[string]bool {
+	m := make(map[string]bool, len(EnvelopeFields))
+	for _, k := range EnvelopeFields {
+		m[strings.ToLower(k)] = true
+	}
+	return m
+}()
 
 // crcTable is CRC-32C (hardware accelerated on common CPUs).
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -91,8 +100,7 @@ type headerCache struct {
 }
 
 // EnvelopeHeader returns the header fields of message uid that IMAP
-// ENVELOPE is made of (Date, Subject, From, Sender, Reply-To, To, Cc,
-// Bcc, In-Reply-To, Message-ID), as a header block with CRLF line ends
+// ENVELOPE is made of (EnvelopeFields), as a header block with CRLF line ends
 // and its blank line. It is served from the folder's header cache; a
 // message not cached yet is read and added to it.
 func (f *Folder) EnvelopeHeader(uid uint32) ([]byte, error) {
@@ -107,7 +115,7 @@ func (f *Folder) EnvelopeHeader(uid uint32) ([]byte, error) {
 		f.mu.Unlock()
 		return nil, fmt.Errorf("maildir: uid %d: %w", uid, ErrNotFound)
 	}
-	base, validity := f.msgs[i].base, f.ul.hdr.validity
+	base, validity := f.msgs[i].base, f.ul.hdr.Validity
 	var live []uidBase
 	if f.hc.needsLoad(validity) {
 		live = make([]uidBase, len(f.msgs))
@@ -184,7 +192,7 @@ func envelopeHeader(h []byte) []byte {
 			continue
 		}
 		name, _, ok := bytes.Cut(body, []byte(":"))
-		keep = ok && envelopeFields[string(bytes.ToLower(bytes.TrimRight(name, " \t")))]
+		keep = ok && envelopeFieldSet[string(bytes.ToLower(bytes.TrimRight(name, " \t")))]
 		if keep {
 			out = append(append(out, body...), '\r', '\n')
 		}
@@ -286,28 +294,13 @@ func (c *headerCache) restart(path string, validity uint32) error {
 	copy(hdr[:], hcMagic)
 	binary.LittleEndian.PutUint32(hdr[8:], validity)
 	if err := replaceCache(path, hdr[:]); err != nil {
-		return err
+		return fmt.Errorf("maildir: header cache: write: %w", err)
 	}
 	fh, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("maildir: header cache: %w", err)
 	}
 	c.fh, c.validity, c.recs, c.total, c.end = fh, validity, map[uint32]hcLoc{}, 0, hcHeaderLen
-	return nil
-}
-
-// replaceCache writes data to path through a temporary file and a
-// rename, without fsync: the file is a cache.
-func replaceCache(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("maildir: header cache: write: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("maildir: header cache: write: %w", err)
-	}
 	return nil
 }
 
@@ -456,7 +449,7 @@ func (c *headerCache) compact(path string) error {
 		out = append(out, c.mm[loc.off:loc.off+int64(loc.n)]...)
 	}
 	if err := replaceCache(path, out); err != nil {
-		return err
+		return fmt.Errorf("maildir: header cache: write: %w", err)
 	}
 	validity := c.validity
 	c.close()

@@ -21,6 +21,12 @@ func openTestStore(t testing.TB, root string) *Store {
 	return s
 }
 
+// testSource is a Source for tests.
+type testSource struct {
+	SourceMark
+	name string
+}
+
 // testFolder returns folder name of user in s.
 func testFolder(t testing.TB, s *Store, user, name string) *Folder {
 	t.Helper()

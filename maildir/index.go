@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"os"
 	"time"
+
+	"postern/maildir/dovecot"
 )
 
 // indexFile is a snapshot of a folder's in-memory state (UID map,
@@ -139,12 +141,12 @@ func (f *Folder) encodeIndexLocked(st ixStamps) []byte {
 		w.i64(v)
 	}
 	u := &f.ul
-	w.u32(uint32(u.hdr.version))
-	w.u32(u.hdr.validity)
-	w.u32(u.hdr.next)
+	w.u32(uint32(u.hdr.Version))
+	w.u32(u.hdr.Validity)
+	w.u32(u.hdr.Next)
 	w.u32(uint32(u.recs))
-	w.str(u.hdr.guid)
-	w.str(u.hdr.extra)
+	w.str(u.hdr.GUID)
+	w.str(u.hdr.Extra)
 	w.u32(uint32(len(f.msgs)))
 	live := make(map[string]bool, len(f.msgs))
 	for i := range f.msgs {
@@ -219,12 +221,12 @@ func decodeIndex(data []byte) (ixStamps, uidState, []entry, error) {
 	}
 	r := &ixReader{s: string(body), off: len(ixMagic)}
 	st := ixStamps{newMod: r.i64(), curMod: r.i64(), ulMod: r.i64(), ulSize: r.i64(), ulIno: uint64(r.i64()), scanAt: r.i64()}
-	ul.hdr.version = int(r.u32())
-	ul.hdr.validity = r.u32()
-	ul.hdr.next = r.u32()
+	ul.hdr.Version = int(r.u32())
+	ul.hdr.Validity = r.u32()
+	ul.hdr.Next = r.u32()
 	ul.recs = int(r.u32())
-	ul.hdr.guid = r.str()
-	ul.hdr.extra = r.str()
+	ul.hdr.GUID = r.str()
+	ul.hdr.Extra = r.str()
 	n := r.count(4 + 1 + 8 + 8 + 4 + 4)
 	msgs := make([]entry, n, n+n/8)
 	ul.known = make(map[string]uint32, n)
@@ -242,7 +244,7 @@ func decodeIndex(data []byte) (ixStamps, uidState, []entry, error) {
 			return st, ul, nil, fmt.Errorf("maildir: index: bad message record %d", i)
 		}
 		last = e.uid
-		e.fl = parseLetters(flagLetters(e.info))
+		e.fl = dovecot.ParseInfo(e.info)
 		ul.known[e.base] = e.uid
 	}
 	for i, nd := 0, r.count(4+4); i < nd; i++ {
@@ -255,7 +257,7 @@ func decodeIndex(data []byte) (ixStamps, uidState, []entry, error) {
 		base := r.str()
 		ul.vsizes[base] = r.i64()
 	}
-	if r.bad || r.off != len(r.s) || ul.hdr.validity == 0 || ul.hdr.next <= last {
+	if r.bad || r.off != len(r.s) || ul.hdr.Validity == 0 || ul.hdr.Next <= last {
 		return st, ul, nil, fmt.Errorf("maildir: index: bad content")
 	}
 	return st, ul, msgs, nil
@@ -284,14 +286,7 @@ func (f *Folder) saveIndex() error {
 	if !st.trusted() || st == f.indexed || f.ul.torn {
 		return nil
 	}
-	data := f.encodeIndexLocked(st)
-	tmp := f.path(indexFile + ".tmp")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("maildir: write index: %w", err)
-	}
-	if err := os.Rename(tmp, f.path(indexFile)); err != nil {
-		os.Remove(tmp)
+	if err := replaceCache(f.path(indexFile), f.encodeIndexLocked(st)); err != nil {
 		return fmt.Errorf("maildir: write index: %w", err)
 	}
 	f.indexed = st

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"postern/maildir/dovecot"
 )
 
 // noDirtyWindow trusts a scan at once (the tests do not wait a second).
@@ -39,7 +41,7 @@ func indexFixture(t *testing.T, root, user string) {
 }
 
 // folderState is what a folder shows: messages and UID header.
-func folderState(t *testing.T, f *Folder) ([]Message, uidHeader) {
+func folderState(t *testing.T, f *Folder) ([]Message, dovecot.UIDHeader) {
 	t.Helper()
 	msgs, _, err := f.Messages()
 	if err != nil {
@@ -200,8 +202,8 @@ func FuzzIndex(f *testing.F) {
 		}
 		var last uint32
 		for _, e := range msgs {
-			if e.uid <= last || e.uid >= ul.hdr.next || ul.known[e.base] == 0 {
-				t.Fatalf("entry %+v after %d, next %d", e, last, ul.hdr.next)
+			if e.uid <= last || e.uid >= ul.hdr.Next || ul.known[e.base] == 0 {
+				t.Fatalf("entry %+v after %d, next %d", e, last, ul.hdr.Next)
 			}
 			last = e.uid
 		}

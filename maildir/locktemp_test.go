@@ -7,26 +7,6 @@ import (
 	"testing"
 )
 
-func TestLockTempPID(t *testing.T) {
-	for name, want := range map[string]int{
-		".dovecot-uidlist.lock.tmp.1234.7":   1234,
-		".dovecot-keywords.lock.tmp.99.1":    99,
-		"dovecot-uidlist.lock.tmp.1234.7":    0, // not a dot file
-		".dovecot-uidlist.lock.tmp.x.7":      0,
-		".dovecot-uidlist.lock.tmp.1234":     0,
-		".dovecot-uidlist.lock.tmp.1234.x":   0,
-		".dovecot-uidlist.lock.tmp.-5.1":     0,
-		".Sent":                              0,
-		".dovecot-uidlist.lock.tmp.0.1":      0,
-		".dovecot-uidlist.lock.tmp.12.34.56": 0,
-	} {
-		pid, ok := lockTempPID(name)
-		if (want == 0 && ok) || (want != 0 && (!ok || pid != want)) {
-			t.Errorf("lockTempPID(%q) = %d %v, want %d", name, pid, ok, want)
-		}
-	}
-}
-
 // A lock's temporary file left by a killed process is removed when the
 // folder is opened; one of a live process stays.
 func TestLockTempsOfDeadProcessesRemoved(t *testing.T) {

@@ -3,91 +3,41 @@ package maildir
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
+
+	"postern/maildir/dovecot"
 )
 
 // MaxNameBytes is the longest folder name (UTF-8, with "/" delimiters)
 // the store accepts. Longer names risk the 255-byte file name limit of
 // most file systems once encoded.
-const MaxNameBytes = 255
+const MaxNameBytes = dovecot.MaxNameBytes
 
 // Delimiter is the hierarchy delimiter of folder names seen by the front
 // ends. On disk Maildir++ uses "." instead.
-const Delimiter = "/"
+const Delimiter = dovecot.Delimiter
 
 // inboxName is the name of the account's root folder.
-const inboxName = "INBOX"
+const inboxName = dovecot.Inbox
 
-// isInbox reports whether name is INBOX (case-insensitive, RFC 3501 5.1).
-func isInbox(name string) bool { return strings.EqualFold(name, inboxName) }
-
-// checkName validates a folder name and returns it with INBOX spelled in
-// upper case (also as the first segment of a nested name).
+// checkName validates a folder name (see dovecot.CheckName) and returns
+// it with INBOX spelled in upper case; a bad name is ErrBadName.
 func checkName(name string) (string, error) {
-	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("%w: %q: %s", ErrBadName, name, why)
+	name, err := dovecot.CheckName(name)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadName, err)
 	}
-	if name == "" {
-		return bad("empty name")
-	}
-	if len(name) > MaxNameBytes {
-		return bad(fmt.Sprintf("longer than %d bytes", MaxNameBytes))
-	}
-	if !utf8.ValidString(name) {
-		return bad("not UTF-8")
-	}
-	segs := strings.Split(name, Delimiter)
-	for _, s := range segs {
-		switch {
-		case s == "":
-			return bad("empty segment")
-		case s == "." || s == "..":
-			return bad("\".\" or \"..\" segment")
-		case strings.Contains(s, "."):
-			return bad("\".\" is the on-disk folder separator")
-		}
-		for _, r := range s {
-			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-				return bad("control character")
-			}
-		}
-	}
-	if isInbox(segs[0]) {
-		segs[0] = inboxName
-	}
-	return strings.Join(segs, Delimiter), nil
+	return name, nil
 }
 
-// dirName maps a checked folder name other than INBOX to its Maildir++
-// directory name: ".Parent.Child", each segment in modified UTF-7.
-func dirName(name string) string {
-	segs := strings.Split(name, Delimiter)
-	for i, s := range segs {
-		segs[i] = encodeUTF7(s)
-	}
-	return "." + strings.Join(segs, ".")
-}
+// splitName splits a checked folder name into its segments.
+func splitName(name string) []string { return strings.Split(name, Delimiter) }
 
-// folderFromDir maps a Maildir++ directory name back to a folder name, or
-// reports false if the directory is not a folder (".", "..", Postern's
-// and Dovecot's own dot directories, undecodable names).
-func folderFromDir(d string) (string, bool) {
-	if len(d) < 2 || d[0] != '.' || d[1] == '.' {
-		return "", false
-	}
-	segs := strings.Split(d[1:], ".")
-	for i, s := range segs {
-		dec, err := decodeUTF7(s)
-		if err != nil || dec == "" {
-			return "", false
-		}
-		segs[i] = dec
-	}
-	name, err := checkName(strings.Join(segs, Delimiter))
-	if err != nil || name == inboxName {
-		return "", false
-	}
-	return name, true
+// joinName joins segments into a folder name.
+func joinName(segs []string) string { return strings.Join(segs, Delimiter) }
+
+// isUnder reports whether name is a subfolder (at any depth) of parent.
+func isUnder(name, parent string) bool {
+	return strings.HasPrefix(name, parent+Delimiter)
 }
 
 // specialUseByName is the role each default folder has. Dovecot takes

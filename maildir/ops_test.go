@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postern/maildir/dovecot"
 )
 
 // TestMoveRenamesKeepingFlags: Move renames the file (same base, same
@@ -28,10 +30,10 @@ func TestMoveRenamesKeepingFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _, _ := in.Messages()
-	st0, _ := os.Stat(filepath.Join(in.dir, "cur", fullName(before[1].Key, "2,Fa")))
+	st0, _ := os.Stat(filepath.Join(in.dir, "cur", dovecot.FullName(before[1].Key, "2,Fa")))
 	rin, rarch := record(t, in), record(t, arch)
 
-	src, dst, err := in.Move([]uint32{2, 9}, arch, "me")
+	src, dst, err := in.Move([]uint32{2, 9}, arch, &testSource{name: "me"})
 	if err != nil || !slices.Equal(src, []uint32{2}) || !slices.Equal(dst, []uint32{2}) {
 		t.Fatalf("move: %v %v %v", src, dst, err)
 	}
@@ -40,7 +42,7 @@ func TestMoveRenamesKeepingFlags(t *testing.T) {
 	if m.Key != before[1].Key || strings.Join(m.Flags, " ") != `\Flagged $Work` || !m.Recent {
 		t.Fatalf("moved message %+v, source %+v", m, before[1])
 	}
-	st1, err := os.Stat(filepath.Join(arch.dir, "cur", fullName(m.Key, "2,Fb")))
+	st1, err := os.Stat(filepath.Join(arch.dir, "cur", dovecot.FullName(m.Key, "2,Fb")))
 	if err != nil || st0 == nil || !os.SameFile(st0, st1) {
 		t.Fatalf("moved file is not the renamed source: %v", err)
 	}

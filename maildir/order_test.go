@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"postern/maildir/dovecot"
 )
 
 // TestExpungeFindsRenamedFile: an EXPUNGE of a message whose file another
@@ -61,7 +63,7 @@ func TestRenamedBeforeShownKeepsOrder(t *testing.T) {
 	t.Cleanup(func() { fsyncFile = orig })
 	renamed := ""
 	fsyncFile = func(fh *os.File) error {
-		if filepath.Base(fh.Name()) == uidListFile && renamed == "" {
+		if filepath.Base(fh.Name()) == dovecot.UIDListFile && renamed == "" {
 			ents, _ := os.ReadDir(f.path("new"))
 			for _, e := range ents {
 				data, _ := os.ReadFile(f.path("new/" + e.Name()))

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"postern/maildir/dovecot"
 )
 
 // Maildir++ quota: the account's "maildirsize" file holds the limits on
@@ -119,7 +121,7 @@ func (q *quotaState) recalc() error {
 		return ioErr("quota: list folders", err)
 	}
 	for _, e := range ents {
-		if _, ok := folderFromDir(e.Name()); ok && e.IsDir() {
+		if _, ok := dovecot.FolderFromDir(e.Name()); ok && e.IsDir() {
 			dirs = append(dirs, filepath.Join(q.a.dir, e.Name()))
 		}
 	}
@@ -133,8 +135,7 @@ func (q *quotaState) recalc() error {
 				if strings.HasPrefix(f.Name(), ".") {
 					continue
 				}
-				fn := parseFileName(f.Name())
-				size := fn.vsize
+				size := dovecot.ParseFileName(f.Name()).VSize
 				if size < 0 {
 					if info, err := f.Info(); err == nil {
 						size = info.Size()

@@ -35,7 +35,7 @@ func (f *Folder) TakeRecent() ([]uint32, error) {
 			continue
 		}
 		ne := *e
-		ne.inNew, ne.info = false, withLetters(e.fl.letters())
+		ne.inNew, ne.info = false, e.fl.Info()
 		err := os.Rename(f.path(e.name()), f.path(ne.name()))
 		if errors.Is(err, os.ErrNotExist) {
 			continue // gone or moved by another process: the next scan tells

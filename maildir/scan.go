@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"postern/maildir/dovecot"
 )
 
 // tmpMaxAge is how old a file in tmp/ must be to be removed at start: a
@@ -162,11 +164,11 @@ func (f *Folder) syncDirsLocked(publish bool, dirs dirSet) error {
 	if err != nil {
 		return err
 	}
-	lock, err := takeDotlock(f.uidListPath(), f.acct.st.lockHost)
+	lock, err := f.takeDotlock(dovecot.UIDListFile)
 	if err != nil {
 		return err
 	}
-	defer lock.release()
+	defer lock.Release()
 	if err := f.readUIDsLocked(publish); err != nil {
 		return err
 	}
@@ -198,7 +200,7 @@ func (f *Folder) readUIDsLocked(publish bool) error {
 	case err == nil:
 	case errors.Is(err, errValidityChanged):
 		f.resetLocked(publish)
-	case errors.Is(err, os.ErrNotExist), errors.Is(err, errUIDListHeader):
+	case errors.Is(err, os.ErrNotExist):
 		// Lost or broken under us: write it again from memory.
 		f.ul.torn = true
 	default:
@@ -351,7 +353,7 @@ func (f *Folder) readDirInto(files map[string]fileRef, sub string) error {
 		if strings.HasPrefix(n, ".") {
 			continue
 		}
-		base, info, _ := strings.Cut(n, string(infoSep))
+		base, info := dovecot.SplitName(n)
 		files[base] = fileRef{inNew: sub == "new", info: info}
 	}
 	return nil
@@ -385,7 +387,7 @@ func (f *Folder) applyScanLocked(files map[string]fileRef, publish, stable bool,
 		}
 		oldFl := e.fl
 		e.inNew, e.info = fr.inNew, fr.info
-		e.fl = parseLetters(flagLetters(fr.info))
+		e.fl = dovecot.ParseInfo(fr.info)
 		if e.fl != oldFl {
 			events = append(events, Event{Kind: EventFlags, Message: f.message(e)})
 		}
@@ -416,13 +418,13 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 	type newFile struct {
 		base string
 		fr   fileRef
-		fn   fileName
+		fn   dovecot.FileName
 		uid  uint32 // from the uidlist, 0 if unlisted
 	}
 	listed := make([]newFile, 0, len(files))
 	var unlisted []newFile
 	for base, fr := range files {
-		nf := newFile{base, fr, parseFileName(base), f.ul.known[base]}
+		nf := newFile{base, fr, dovecot.ParseFileName(base), f.ul.known[base]}
 		if nf.uid != 0 {
 			listed = append(listed, nf)
 		} else {
@@ -432,12 +434,12 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 	// Files without a UID get them in delivery order, as Dovecot does.
 	sort.Slice(unlisted, func(i, j int) bool {
 		a, b := unlisted[i], unlisted[j]
-		if a.fn.sec != b.fn.sec {
-			return a.fn.sec < b.fn.sec
+		if a.fn.Sec != b.fn.Sec {
+			return a.fn.Sec < b.fn.Sec
 		}
 		return a.base < b.base
 	})
-	var recs []uidRec
+	var recs []dovecot.UIDRecord
 	added := make([]entry, 0, len(files))
 	var addBytes int64
 	var cached dateList
@@ -447,8 +449,8 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 	}
 	var stated []entry
 	mk := func(nf newFile, uid uint32) entry {
-		e := entry{uid: uid, inNew: nf.fr.inNew, recent: nf.fr.inNew, base: nf.base, info: nf.fr.info, vsize: nf.fn.vsize}
-		e.fl = parseLetters(flagLetters(nf.fr.info))
+		e := entry{uid: uid, inNew: nf.fr.inNew, recent: nf.fr.inNew, base: nf.base, info: nf.fr.info, vsize: nf.fn.VSize}
+		e.fl = dovecot.ParseInfo(nf.fr.info)
 		if e.vsize < 0 {
 			if v, ok := f.ul.vsizes[nf.base]; ok {
 				e.vsize = v
@@ -465,7 +467,7 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 			e.date = st.ModTime().Unix()
 			stated = append(stated, e)
 		} else {
-			e.date = nf.fn.sec
+			e.date = nf.fn.Sec
 		}
 		return e
 	}
@@ -477,11 +479,11 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 		added = append(added, mk(nf, nf.uid))
 	}
 	for _, nf := range unlisted {
-		uid := f.ul.hdr.next
-		f.ul.hdr.next++
+		uid := f.ul.hdr.Next
+		f.ul.hdr.Next++
 		e := mk(nf, uid)
 		added = append(added, e)
-		recs = append(recs, uidRec{uid: uid, base: nf.base, vsize: f.recVsize(&e)})
+		recs = append(recs, dovecot.UIDRecord{UID: uid, Base: nf.base, VSize: f.recVsize(&e)})
 	}
 	if !f.ul.torn && f.ul.known != nil {
 		if err := f.appendUIDListLocked(recs, true); err != nil {
@@ -489,7 +491,7 @@ func (f *Folder) assignLocked(files map[string]fileRef, publish bool) error {
 		}
 	} else {
 		for _, r := range recs {
-			f.ul.known[r.base] = r.uid
+			f.ul.known[r.Base] = r.UID
 		}
 	}
 	slices.SortFunc(added, func(a, b entry) int { return cmp.Compare(a.uid, b.uid) })
@@ -523,13 +525,8 @@ func (f *Folder) measure(rel string) int64 {
 		return 0
 	}
 	defer fh.Close()
-	cr := newCRLFReader(fh)
-	defer cr.release()
+	cr := dovecot.NewCRLFReader(fh)
+	defer cr.Release()
 	n, _ := io.Copy(io.Discard, cr)
 	return n
-}
-
-// sortRecs sorts uidlist records by UID.
-func sortRecs(recs []uidRec) {
-	sort.Slice(recs, func(i, j int) bool { return recs[i].uid < recs[j].uid })
 }

@@ -4,14 +4,17 @@ import (
 	"errors"
 	"os"
 
+	"postern/maildir/dovecot"
 	"postern/maildir/durable"
 )
 
 // SetFlags changes the flags of messages and returns their new state.
 // UIDs that no longer exist are skipped. A file renamed meanwhile by
 // another process (Dovecot changing its flags) is found by a rescan and
-// changed from its new state, so no change is lost.
-func (f *Folder) SetFlags(uids []uint32, op FlagOp, flags []string, source any) ([]Message, error) {
+// changed from its new state, so no change is lost. Subscribers see an
+// EventFlags with source as its Source for each message whose flags
+// changed.
+func (f *Folder) SetFlags(uids []uint32, op FlagOp, flags []string, source Source) ([]Message, error) {
 	f.awaitDeferred()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -66,24 +69,24 @@ func (f *Folder) SetFlags(uids []uint32, op FlagOp, flags []string, source any) 
 // setFlagsLocked applies op with fs to message i, renaming its file into
 // cur/. It reports whether the flags changed; os.ErrNotExist when the file
 // is not where memory says.
-func (f *Folder) setFlagsLocked(i int, op FlagOp, fs flagSet) (bool, error) {
+func (f *Folder) setFlagsLocked(i int, op FlagOp, fs dovecot.FlagSet) (bool, error) {
 	e := &f.msgs[i]
 	nf := e.fl
 	switch op {
 	case FlagsAdd:
-		nf.sys |= fs.sys
-		nf.kw |= fs.kw
+		nf.Sys |= fs.Sys
+		nf.Keywords |= fs.Keywords
 	case FlagsRemove:
-		nf.sys &^= fs.sys
-		nf.kw &^= fs.kw
+		nf.Sys &^= fs.Sys
+		nf.Keywords &^= fs.Keywords
 	case FlagsReplace:
-		nf.sys, nf.kw = fs.sys, fs.kw
+		nf.Sys, nf.Keywords = fs.Sys, fs.Keywords
 	}
 	if nf == e.fl && !e.inNew {
 		return false, nil
 	}
 	ne := *e
-	ne.fl, ne.inNew, ne.info = nf, false, withLetters(nf.letters())
+	ne.fl, ne.inNew, ne.info = nf, false, nf.Info()
 	if err := os.Rename(f.path(e.name()), f.path(ne.name())); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return false, err

@@ -2,13 +2,14 @@ package maildir
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"postern/maildir/dovecot"
 )
 
 // DefaultWatchInterval is how often open folders are checked for changes
@@ -53,7 +54,7 @@ type Store struct {
 	committers activity
 	// lockSrc is the file the store's dotlocks are linked from (nil:
 	// each lock is made from a temporary file).
-	lockSrc *lockSource
+	lockSrc *dovecot.LockSource
 }
 
 // Open opens (creating it if needed) the store rooted at root.
@@ -86,13 +87,13 @@ func Open(root string, opts Options) (*Store, error) {
 		root:     abs,
 		opts:     opts,
 		log:      opts.Logger.With("component", "maildir"),
-		host:     safeHost(host),
+		host:     dovecot.SafeHost(host),
 		lockHost: lockHost,
 		pid:      os.Getpid(),
 		accounts: map[string]*Account{},
 		stop:     make(chan struct{}),
 	}
-	s.lockSrc = openLockSource(abs, lockHost)
+	s.lockSrc = dovecot.OpenLockSource(abs, lockHost)
 	if opts.WatchInterval > 0 {
 		s.wg.Add(1)
 		go s.watch(opts.WatchInterval)
@@ -123,7 +124,7 @@ func (s *Store) Close() error {
 	for _, a := range s.accountList() {
 		a.quota.close()
 	}
-	s.lockSrc.close()
+	s.lockSrc.Close()
 	return nil
 }
 
@@ -149,7 +150,7 @@ func (s *Store) Account(user string) (*Account, error) {
 
 // nextBase returns a new unique base name for a file created now.
 func (s *Store) nextBase(t time.Time) string {
-	return uniqueBase(t, s.pid, s.seq.Add(1), s.host)
+	return dovecot.UniqueBase(t, s.pid, s.seq.Add(1), s.host)
 }
 
 // accountList returns the accounts opened so far.
@@ -183,11 +184,3 @@ func (s *Store) watch(every time.Duration) {
 		}
 	}
 }
-
-// copyCloser pairs a reader with a close function.
-type copyCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (c copyCloser) Close() error { return c.close() }

@@ -134,14 +134,3 @@ func sortedKeys(m map[string]string) []string {
 	}
 	return keys(b)
 }
-
-// splitName splits a checked folder name into its segments.
-func splitName(name string) []string { return strings.Split(name, Delimiter) }
-
-// joinName joins segments into a folder name.
-func joinName(segs []string) string { return strings.Join(segs, Delimiter) }
-
-// isUnder reports whether name is a subfolder (at any depth) of parent.
-func isUnder(name, parent string) bool {
-	return strings.HasPrefix(name, parent+Delimiter)
-}

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
-	"sort"
+
+	"postern/maildir/dovecot"
 )
 
 // goodCopyFile is Postern's copy of the last dovecot-uidlist it read or
@@ -30,17 +31,17 @@ func (f *Folder) readUIDListLocked() error {
 	if err != nil && !missing {
 		return ioErr("maildir: read uidlist", err)
 	}
-	l, hdrOK := salvageUIDList(data)
-	damaged := !hdrOK || l.torn
+	l, hdrOK := dovecot.SalvageUIDList(data)
+	damaged := !hdrOK || l.Torn
 	var restored map[string]bool
 	good, gerr := os.ReadFile(f.goodCopyPath())
 	if gerr == nil && len(good) > 0 && !bytes.HasPrefix(data, good) {
-		g, gOK := salvageUIDList(good)
+		g, gOK := dovecot.SalvageUIDList(good)
 		switch {
 		case !hdrOK && gOK:
-			l.hdr, hdrOK = g.hdr, true
+			l.Header, hdrOK = g.Header, true
 			restored = mergeRecs(l, g)
-		case hdrOK && gOK && g.hdr.validity == l.hdr.validity:
+		case hdrOK && gOK && g.Header.Validity == l.Header.Validity:
 			// The same folder: records missing from the file come back.
 			// After a truncation their files are there (and the scan
 			// rewrites the file); after a rewrite by Dovecot that
@@ -50,33 +51,33 @@ func (f *Folder) readUIDListLocked() error {
 	}
 	fresh := missing && gerr != nil
 	if !hdrOK {
-		keepNext := l.hdr.next
-		if f.ul.hdr.validity != 0 {
-			l.hdr = f.ul.hdr
+		keepNext := l.Header.Next
+		if f.ul.hdr.Validity != 0 {
+			l.Header = f.ul.hdr
 		} else {
-			l.hdr = newUIDHeader()
+			l.Header = dovecot.NewUIDHeader()
 		}
-		l.hdr.next = max(l.hdr.next, keepNext)
+		l.Header.Next = max(l.Header.Next, keepNext)
 	}
-	for _, r := range l.recs {
-		l.hdr.next = max(l.hdr.next, r.uid+1)
+	for _, r := range l.Records {
+		l.Header.Next = max(l.Header.Next, r.UID+1)
 	}
 	if damaged && !fresh {
 		f.acct.st.log.Warn("rebuilding dovecot-uidlist", "user", f.acct.user, "folder", f.name,
-			"missing", missing, "header_ok", hdrOK, "records_kept", len(l.recs),
-			"uidvalidity", l.hdr.validity, "uidnext", l.hdr.next)
+			"missing", missing, "header_ok", hdrOK, "records_kept", len(l.Records),
+			"uidvalidity", l.Header.Validity, "uidnext", l.Header.Next)
 	}
 	u := &f.ul
-	u.hdr = l.hdr
-	u.known = make(map[string]uint32, len(l.recs))
+	u.hdr = l.Header
+	u.known = make(map[string]uint32, len(l.Records))
 	u.vsizes = map[string]int64{}
-	for _, r := range l.recs {
-		u.known[r.base] = r.uid
-		if r.vsize >= 0 {
-			u.vsizes[r.base] = r.vsize
+	for _, r := range l.Records {
+		u.known[r.Base] = r.UID
+		if r.VSize >= 0 {
+			u.vsizes[r.Base] = r.VSize
 		}
 	}
-	u.recs = len(l.recs)
+	u.recs = len(l.Records)
 	u.ino, u.size = ino, int64(len(data))
 	u.torn = damaged || missing
 	u.restored = restored
@@ -102,40 +103,28 @@ func readWithInode(path string) ([]byte, uint64, error) {
 	return data, inode(st), err
 }
 
-// salvageUIDList parses what is valid in a uidlist: the header (hdrOK
-// reports whether it was readable) and every record line that parses.
-func salvageUIDList(data []byte) (l *uidList, hdrOK bool) {
-	if l, err := parseUIDList(data); err == nil {
-		return l, true
-	}
-	l = &uidList{hdr: uidHeader{version: 3, next: 1}}
-	l.parseRecs(data)
-	l.torn = true
-	return l, false
-}
-
 // mergeRecs adds to l the records of g whose base and UID l does not
 // have, and returns the bases it added.
-func mergeRecs(l, g *uidList) map[string]bool {
-	bases := make(map[string]bool, len(l.recs))
-	uids := make(map[uint32]bool, len(l.recs))
-	for _, r := range l.recs {
-		bases[r.base], uids[r.uid] = true, true
+func mergeRecs(l, g *dovecot.UIDList) map[string]bool {
+	bases := make(map[string]bool, len(l.Records))
+	uids := make(map[uint32]bool, len(l.Records))
+	for _, r := range l.Records {
+		bases[r.Base], uids[r.UID] = true, true
 	}
 	var added map[string]bool
-	for _, r := range g.recs {
-		if bases[r.base] || uids[r.uid] {
+	for _, r := range g.Records {
+		if bases[r.Base] || uids[r.UID] {
 			continue
 		}
-		l.recs = append(l.recs, r)
-		bases[r.base], uids[r.uid] = true, true
+		l.Records = append(l.Records, r)
+		bases[r.Base], uids[r.UID] = true, true
 		if added == nil {
 			added = map[string]bool{}
 		}
-		added[r.base] = true
+		added[r.Base] = true
 	}
 	if added != nil {
-		sort.Slice(l.recs, func(i, j int) bool { return l.recs[i].uid < l.recs[j].uid })
+		sortRecs(l.Records)
 	}
 	return added
 }
@@ -150,13 +139,7 @@ func (f *Folder) mirrorFull(data, old []byte) {
 		}
 		return
 	}
-	tmp := f.goodCopyPath() + ".tmp"
-	err := os.WriteFile(tmp, data, 0o600)
-	if err == nil {
-		err = os.Rename(tmp, f.goodCopyPath())
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := replaceCache(f.goodCopyPath(), data); err != nil {
 		f.acct.st.log.Warn("writing the uidlist copy", "user", f.acct.user, "folder", f.name, "err", err)
 	}
 }

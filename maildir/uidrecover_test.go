@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"postern/maildir/dovecot"
 )
 
 // TestUIDListRecovery: after dovecot-uidlist is truncated, garbled or
@@ -68,7 +70,7 @@ func TestUIDListRecovery(t *testing.T) {
 			want, _, _ := f1.Messages()
 			validity := f1.UIDValidity()
 			s1.Close()
-			path := filepath.Join(root, "example.org", "anna", uidListFile)
+			path := filepath.Join(root, "example.org", "anna", dovecot.UIDListFile)
 			data, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)

@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"syscall"
-	"time"
+
+	"postern/maildir/dovecot"
 )
 
 // uidState is what a Folder knows of its dovecot-uidlist file. It is
 // guarded by the Folder's mutex; the file itself by the dotlock.
 type uidState struct {
-	hdr   uidHeader
+	hdr   dovecot.UIDHeader
 	known map[string]uint32 // base -> UID of every record in the file
 	// vsizes holds W ext values of records whose base has no W= field.
 	vsizes map[string]int64
@@ -27,7 +29,39 @@ type uidState struct {
 }
 
 // uidListPath returns the path of the folder's dovecot-uidlist.
-func (f *Folder) uidListPath() string { return f.path(uidListFile) }
+func (f *Folder) uidListPath() string { return f.path(dovecot.UIDListFile) }
+
+// takeDotlock takes Dovecot's dotlock on a file of the folder
+// (dovecot-uidlist or dovecot-keywords); a full disk is ErrNoSpace.
+func (f *Folder) takeDotlock(file string) (*dovecot.Dotlock, error) {
+	lock, err := dovecot.TakeDotlock(f.path(file), f.acct.st.lockHost)
+	if err != nil {
+		return nil, ioErr("maildir", err)
+	}
+	return lock, nil
+}
+
+// lockFreshLocked takes the uidlist dotlock and brings memory up to date
+// with what other processes did: their uidlist records, and when there
+// are new ones, their files (published as events first, so subscribers
+// see UIDs in increasing order). f.mu is held.
+func (f *Folder) lockFreshLocked() (*dovecot.Dotlock, error) {
+	lock, err := f.takeDotlock(dovecot.UIDListFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.readUIDsLocked(true); err != nil {
+		lock.Release()
+		return nil, err
+	}
+	if f.ul.foreign || f.ul.torn {
+		if err := f.scanFilesLocked(true); err != nil {
+			lock.Release()
+			return nil, err
+		}
+	}
+	return lock, nil
+}
 
 // refreshUIDListLocked brings the in-memory view up to date with the file
 // when another process changed it: reads appended records, or the whole
@@ -43,11 +77,11 @@ func (f *Folder) refreshUIDListLocked() error {
 		return nil
 	}
 	if inode(st) != u.ino || st.Size() < u.size {
-		old := u.hdr.validity
+		old := u.hdr.Validity
 		if err := f.readUIDListLocked(); err != nil {
 			return err
 		}
-		if old != 0 && u.hdr.validity != old {
+		if old != 0 && u.hdr.Validity != old {
 			return errValidityChanged
 		}
 		u.foreign = true // replaced by another process: it may list new files
@@ -62,23 +96,23 @@ func (f *Folder) refreshUIDListLocked() error {
 	if _, err := fh.ReadAt(data, u.size); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("maildir: read uidlist: %w", err)
 	}
-	l := &uidList{hdr: u.hdr}
-	used := l.parseRecs(data)
+	l := &dovecot.UIDList{Header: u.hdr}
+	used := l.ParseRecords(data)
 	f.mirrorAppend(u.size, data[:used])
-	for _, r := range l.recs {
-		if _, dup := u.known[r.base]; !dup {
+	for _, r := range l.Records {
+		if _, dup := u.known[r.Base]; !dup {
 			u.recs++
 		}
-		u.known[r.base] = r.uid
-		if r.vsize >= 0 {
-			u.vsizes[r.base] = r.vsize
+		u.known[r.Base] = r.UID
+		if r.VSize >= 0 {
+			u.vsizes[r.Base] = r.VSize
 		}
 	}
-	if l.hdr.next > u.hdr.next {
-		u.hdr.next = l.hdr.next
+	if l.Header.Next > u.hdr.Next {
+		u.hdr.Next = l.Header.Next
 	}
 	u.size += int64(used)
-	u.foreign = len(l.recs) > 0
+	u.foreign = len(l.Records) > 0
 	return nil
 }
 
@@ -88,13 +122,13 @@ var errValidityChanged = errors.New("maildir: UIDVALIDITY changed by another pro
 
 // appendUIDListLocked appends records for new messages and, if sync,
 // fsyncs the file (else the caller does). The dotlock must be held.
-func (f *Folder) appendUIDListLocked(recs []uidRec, sync bool) error {
+func (f *Folder) appendUIDListLocked(recs []dovecot.UIDRecord, sync bool) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	var b []byte
 	for _, r := range recs {
-		b = appendRec(b, r)
+		b = dovecot.AppendRecord(b, r)
 	}
 	fh, err := os.OpenFile(f.uidListPath(), os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -112,12 +146,12 @@ func (f *Folder) appendUIDListLocked(recs []uidRec, sync bool) error {
 	u := &f.ul
 	f.mirrorAppend(u.size, b)
 	for _, r := range recs {
-		u.known[r.base] = r.uid
-		if r.vsize >= 0 && parseFileName(r.base).vsize < 0 {
-			u.vsizes[r.base] = r.vsize
+		u.known[r.Base] = r.UID
+		if r.VSize >= 0 && dovecot.ParseFileName(r.Base).VSize < 0 {
+			u.vsizes[r.Base] = r.VSize
 		}
-		if r.uid >= u.hdr.next {
-			u.hdr.next = r.uid + 1
+		if r.UID >= u.hdr.Next {
+			u.hdr.Next = r.UID + 1
 		}
 	}
 	u.recs += len(recs)
@@ -130,16 +164,16 @@ func (f *Folder) appendUIDListLocked(recs []uidRec, sync bool) error {
 // held.
 func (f *Folder) rewriteUIDListLocked() error {
 	u := &f.ul
-	l := &uidList{hdr: u.hdr}
-	l.hdr.version = 3
+	l := &dovecot.UIDList{Header: u.hdr}
+	l.Header.Version = 3
 	keep := make(map[string]uint32, len(f.msgs))
 	for i := range f.msgs {
 		e := &f.msgs[i]
 		keep[e.base] = e.uid
-		l.recs = append(l.recs, uidRec{uid: e.uid, base: e.base, vsize: f.recVsize(e)})
+		l.Records = append(l.Records, dovecot.UIDRecord{UID: e.uid, Base: e.base, VSize: f.recVsize(e)})
 	}
-	sortRecs(l.recs)
-	data := l.format()
+	sortRecs(l.Records)
+	data := l.Format()
 	if err := replaceFile(f.uidListPath(), data); err != nil {
 		return ioErr("maildir: rewrite uidlist", err)
 	}
@@ -156,7 +190,7 @@ func (f *Folder) rewriteUIDListLocked() error {
 		}
 	}
 	u.vsizes = vs
-	u.recs = len(l.recs)
+	u.recs = len(l.Records)
 	u.ino = inode(st)
 	u.size = int64(len(data))
 	u.torn = false
@@ -167,7 +201,7 @@ func (f *Folder) rewriteUIDListLocked() error {
 // recVsize returns the W value to record for e: its size when the file
 // name does not carry W=.
 func (f *Folder) recVsize(e *entry) int64 {
-	if parseFileName(e.base).vsize >= 0 {
+	if dovecot.ParseFileName(e.base).VSize >= 0 {
 		return -1
 	}
 	return e.vsize
@@ -184,10 +218,19 @@ func (f *Folder) needsCompaction() bool {
 // the uidlist is never rewritten just to drop them.
 const compactMinDead = 1000
 
-// newUIDHeader returns the header of a new folder: UIDVALIDITY from the
-// clock as Dovecot does, UIDNEXT 1, a new GUID.
-func newUIDHeader() uidHeader {
-	return uidHeader{version: 3, validity: uint32(time.Now().Unix()), next: 1, guid: newGUID()}
+// sortRecs sorts uidlist records by UID.
+func sortRecs(recs []dovecot.UIDRecord) {
+	sort.Slice(recs, func(i, j int) bool { return recs[i].UID < recs[j].UID })
+}
+
+// syncUIDList fsyncs dovecot-uidlist.
+func (f *Folder) syncUIDList() error {
+	fh, err := os.Open(f.uidListPath())
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	return fsyncFile(fh)
 }
 
 // inode returns the inode number of a FileInfo.

@@ -1,9 +1,14 @@
 package pop3d
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
-// Config holds the POP3 server's tunables. The zero value of a field means
-// its default.
+// Config holds the POP3 server's tunables ([pop3] in postern.toml). A zero
+// field takes its default (the defaults are in limits.go); Validate
+// rejects the values a file may not set.
 type Config struct {
 	// Household makes DELE hide a message from POP3 only: it gets the
 	// keyword $POP3Deleted and stays in the mailbox for IMAP clients.
@@ -28,6 +33,12 @@ type Config struct {
 	MaxConnections int `toml:"max_connections"`
 }
 
+// MinTimeout and MaxTimeout bound IdleTimeout and LoginTimeout.
+const (
+	MinTimeout = time.Second
+	MaxTimeout = 24 * time.Hour
+)
+
 // DefaultConfig returns the configuration with every default filled in.
 func DefaultConfig() Config {
 	return Config{
@@ -39,7 +50,29 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults returns c with zero fields replaced by their defaults.
+// Validate reports every field out of its range, one error per field,
+// each starting with the field's TOML key ("max_connections: must be at
+// least 1, got 0").
+func (c Config) Validate() error {
+	var errs []error
+	if c.IdleTimeout < MinTimeout || c.IdleTimeout > MaxTimeout {
+		errs = append(errs, fmt.Errorf("idle_timeout: must be between %v and %v, got %v", MinTimeout, MaxTimeout, c.IdleTimeout))
+	}
+	if c.LoginTimeout < MinTimeout || c.LoginTimeout > MaxTimeout {
+		errs = append(errs, fmt.Errorf("login_timeout: must be between %v and %v, got %v", MinTimeout, MaxTimeout, c.LoginTimeout))
+	}
+	if c.MaxErrors < 1 {
+		errs = append(errs, fmt.Errorf("max_errors: must be at least 1, got %d", c.MaxErrors))
+	}
+	if c.MaxConnections < 1 {
+		errs = append(errs, fmt.Errorf("max_connections: must be at least 1, got %d", c.MaxConnections))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns c with zero (or negative) fields replaced by their
+// defaults: a Config built in Go may leave out what it does not care
+// about, and one read from a file has passed Validate.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.IdleTimeout <= 0 {

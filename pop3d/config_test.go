@@ -1,6 +1,7 @@
 package pop3d
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -34,5 +35,31 @@ func TestConfigTOML(t *testing.T) {
 	}
 	if DefaultConfig() != (Config{}).withDefaults() {
 		t.Fatalf("DefaultConfig %+v differs from the zero Config's defaults", DefaultConfig())
+	}
+}
+
+// TestConfigValidate: the defaults pass; every bad value is named by its
+// key.
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		set  func(*Config)
+		want string // "<nil>" = valid
+	}{
+		{func(*Config) {}, "<nil>"},
+		{func(c *Config) { c.Household = true }, "<nil>"},
+		{func(c *Config) { c.MaxConnections = 0 }, "max_connections: must be at least 1, got 0"},
+		{func(c *Config) { c.MaxErrors = -2 }, "max_errors: must be at least 1, got -2"},
+		{func(c *Config) { c.IdleTimeout = 600 }, "idle_timeout: must be between 1s and 24h0m0s, got 600ns"},
+		{func(c *Config) { c.LoginTimeout = 72 * time.Hour }, "login_timeout: must be between 1s and 24h0m0s, got 72h0m0s"},
+		{func(c *Config) { *c = Config{} },
+			"idle_timeout: must be between 1s and 24h0m0s, got 0s\nlogin_timeout: must be between 1s and 24h0m0s, got 0s\n" +
+				"max_errors: must be at least 1, got 0\nmax_connections: must be at least 1, got 0"},
+	} {
+		c := DefaultConfig()
+		tc.set(&c)
+		if got := fmt.Sprint(c.Validate()); got != tc.want {
+			t.Errorf("Validate() = %s\nwant %s", got, tc.want)
+		}
 	}
 }

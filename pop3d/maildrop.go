@@ -97,7 +97,7 @@ func (d *maildrop) markSeen(m *dropMessage) {
 }
 
 // flushSeen sets \Seen on the queued UIDs in one store call.
-func (d *maildrop) flushSeen(source any) error {
+func (d *maildrop) flushSeen(source maildir.Source) error {
 	if len(d.seen) == 0 {
 		return nil
 	}
@@ -112,7 +112,7 @@ func (d *maildrop) flushSeen(source any) error {
 // update applies the deletions at QUIT (RFC 1939 §6): expunge, or in
 // household mode add the household keyword. It returns only when the
 // store has made the change durable.
-func (d *maildrop) update(source any) (int, error) {
+func (d *maildrop) update(source maildir.Source) (int, error) {
 	uids := d.deletedUIDs()
 	if len(uids) == 0 {
 		return 0, nil

@@ -367,7 +367,7 @@ func TestExpungedByOtherSessionDuringPOP3(t *testing.T) {
 	uids := e.deliver(annaUser, testMessage(1), testMessage(2), testMessage(3))
 	c := e.login(annaUser, annaPass)
 	// An IMAP client expunges message 2 while the POP3 session is open.
-	if _, err := e.inbox(annaUser).Expunge([]uint32{uids[1]}, "imap"); err != nil {
+	if _, err := e.inbox(annaUser).Expunge([]uint32{uids[1]}, nil); err != nil {
 		t.Fatal(err)
 	}
 	c.do("STAT", "+OK 3 ") // the snapshot keeps its numbering

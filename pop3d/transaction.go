@@ -165,7 +165,7 @@ func (c *conn) cmdQuit(args []string) error {
 		return nil
 	}
 	c.flushSeen()
-	removed, err := c.drop.update(c)
+	removed, err := c.drop.update(nil)
 	if err != nil {
 		c.log.Error("update failed", "err", err)
 		return perr("SYS/TEMP", "Some deleted messages not removed")
@@ -183,7 +183,7 @@ func (c *conn) flushSeen() {
 	if c.drop == nil {
 		return
 	}
-	if err := c.drop.flushSeen(c); err != nil {
+	if err := c.drop.flushSeen(nil); err != nil {
 		c.log.Warn("could not set \\Seen", "err", err)
 	}
 }

@@ -1,37 +1,40 @@
 package smtpd
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"time"
-
-	"postern/smtpd/queue"
 )
 
 // Config holds the SMTP servers' tunables (the [smtp] section of
-// postern.toml). A zero field takes its default. Durations are strings
-// such as "5m" in TOML, as in the [queue] section.
+// postern.toml). A zero field takes its default; Validate rejects the
+// values a file may not set. Durations are strings such as "5m" in TOML,
+// as in every section.
 type Config struct {
 	// MaxMessageBytes is the largest message accepted, advertised as
 	// SIZE (RFC 1870); larger ones get 552 5.3.4.
 	MaxMessageBytes int64 `toml:"max_message_bytes"`
 	// MaxRecipients bounds RCPT commands per message; more get 452
-	// 4.5.3. Values below 100 are raised to 100, the minimum RFC 5321
-	// section 4.5.3.1.8 requires servers to accept.
+	// 4.5.3. At least 100, the minimum RFC 5321 section 4.5.3.1.8
+	// requires servers to accept (a Config built in Go with less is
+	// raised to 100).
 	MaxRecipients int `toml:"max_recipients"`
 	// MaxLineLength bounds a command line and a line of message data, in
 	// octets. RFC 5321 section 4.5.3.1.6 sets 1000 for text lines; real
 	// mail exceeds it, so the default is generous. A longer line ends the
-	// connection with 500 5.4.0 and nothing is delivered.
+	// connection with 500 5.4.0 and nothing is delivered. At least 1000.
 	MaxLineLength int `toml:"max_line_length"`
 	// ReadTimeout bounds the wait for each command (RFC 5321 section
 	// 4.5.3.2.7 asks servers to wait at least 5 minutes).
-	ReadTimeout queue.Duration `toml:"read_timeout"`
+	ReadTimeout time.Duration `toml:"read_timeout"`
 	// WriteTimeout bounds each reply written to the client.
-	WriteTimeout queue.Duration `toml:"write_timeout"`
+	WriteTimeout time.Duration `toml:"write_timeout"`
 	// DataTimeout bounds each read of message data (DATA or BDAT): a
 	// client silent this long in the middle of a message is disconnected
 	// and nothing is delivered (RFC 5321 section 4.5.3.2.5: 3 minutes on
 	// the client's side; servers wait longer).
-	DataTimeout queue.Duration `toml:"data_timeout"`
+	DataTimeout time.Duration `toml:"data_timeout"`
 	// MaxConnections bounds concurrent connections to one server (port
 	// 25, or 587 and 465 together); more are answered 421 4.7.0 and
 	// closed.
@@ -51,8 +54,15 @@ const (
 	// MinMaxRecipients is the floor of MaxRecipients (RFC 5321 section
 	// 4.5.3.1.8).
 	MinMaxRecipients = 100
+	// MaxMaxMessageBytes is the hard maximum of MaxMessageBytes: a larger
+	// message could not be read over IMAP, whose sizes are 32-bit
+	// numbers (see imapd.MaxMaxMessageBytes).
+	MaxMaxMessageBytes = math.MaxUint32
 	// DefaultMaxLineLength is eight times RFC 5321's 1000 octets.
 	DefaultMaxLineLength = 8000
+	// MinMaxLineLength is RFC 5321 section 4.5.3.1.6's text line length,
+	// the least a server must accept.
+	MinMaxLineLength = 1000
 	// DefaultReadTimeout is RFC 5321 section 4.5.3.2.7's 5 minutes.
 	DefaultReadTimeout = 5 * time.Minute
 	// DefaultWriteTimeout bounds one reply.
@@ -65,6 +75,9 @@ const (
 	// connections (Postfix's smtpd_client_connection_count_limit is 50;
 	// a personal server needs fewer).
 	DefaultMaxConnectionsPerIP = 20
+	// MinTimeout and MaxTimeout bound every duration of Config.
+	MinTimeout = time.Second
+	MaxTimeout = 24 * time.Hour
 )
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -73,16 +86,49 @@ func DefaultConfig() Config {
 		MaxMessageBytes:     DefaultMaxMessageBytes,
 		MaxRecipients:       DefaultMaxRecipients,
 		MaxLineLength:       DefaultMaxLineLength,
-		ReadTimeout:         queue.Duration(DefaultReadTimeout),
-		WriteTimeout:        queue.Duration(DefaultWriteTimeout),
-		DataTimeout:         queue.Duration(DefaultDataTimeout),
+		ReadTimeout:         time.Duration(DefaultReadTimeout),
+		WriteTimeout:        time.Duration(DefaultWriteTimeout),
+		DataTimeout:         time.Duration(DefaultDataTimeout),
 		MaxConnections:      DefaultMaxConnections,
 		MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
 	}
 }
 
+// Validate reports every field out of its range, one error per field,
+// each starting with the field's TOML key ("max_connections: must be at
+// least 1, got 0").
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxMessageBytes < 1 || c.MaxMessageBytes > MaxMaxMessageBytes {
+		errs = append(errs, fmt.Errorf("max_message_bytes: must be between 1 and %d, got %d", int64(MaxMaxMessageBytes), c.MaxMessageBytes))
+	}
+	if c.MaxRecipients < MinMaxRecipients {
+		errs = append(errs, fmt.Errorf("max_recipients: must be at least %d (RFC 5321 section 4.5.3.1.8), got %d", MinMaxRecipients, c.MaxRecipients))
+	}
+	if c.MaxLineLength < MinMaxLineLength {
+		errs = append(errs, fmt.Errorf("max_line_length: must be at least %d (RFC 5321 section 4.5.3.1.6), got %d", MinMaxLineLength, c.MaxLineLength))
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"read_timeout", c.ReadTimeout}, {"write_timeout", c.WriteTimeout}, {"data_timeout", c.DataTimeout}} {
+		if d.v < MinTimeout || d.v > MaxTimeout {
+			errs = append(errs, fmt.Errorf("%s: must be between %v and %v, got %v", d.key, MinTimeout, MaxTimeout, d.v))
+		}
+	}
+	if c.MaxConnections < 1 {
+		errs = append(errs, fmt.Errorf("max_connections: must be at least 1, got %d", c.MaxConnections))
+	}
+	if c.MaxConnectionsPerIP < 1 {
+		errs = append(errs, fmt.Errorf("max_connections_per_ip: must be at least 1, got %d", c.MaxConnectionsPerIP))
+	}
+	return errors.Join(errs...)
+}
+
 // withDefaults returns c with zero (or negative) fields replaced by their
-// defaults and MaxRecipients raised to MinMaxRecipients.
+// defaults and MaxRecipients raised to MinMaxRecipients: a Config built
+// in Go may leave out what it does not care about, and one read from a
+// file has passed Validate.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.MaxMessageBytes <= 0 {

@@ -2,12 +2,12 @@ package smtpd
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/BurntSushi/toml"
-
-	"postern/smtpd/queue"
 )
 
 // The [smtp] section reads durations as strings, zero fields take
@@ -29,8 +29,8 @@ max_connections_per_ip = 5
 	want := DefaultConfig()
 	want.MaxMessageBytes = 1000000
 	want.MaxRecipients = MinMaxRecipients
-	want.ReadTimeout = queue.Duration(2 * time.Minute)
-	want.DataTimeout = queue.Duration(90 * time.Second)
+	want.ReadTimeout = 2 * time.Minute
+	want.DataTimeout = 90 * time.Second
 	want.MaxConnectionsPerIP = 5
 	if got != want {
 		t.Errorf("decoded config\n got %+v\nwant %+v", got, want)
@@ -48,5 +48,38 @@ max_connections_per_ip = 5
 	}
 	if !bytes.Contains(buf.Bytes(), []byte(`read_timeout = "5m0s"`)) {
 		t.Errorf("durations are not written as strings:\n%s", buf.String())
+	}
+}
+
+// Validate accepts the defaults and names the key of every bad value.
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		set  func(*Config)
+		want string // "<nil>" = valid
+	}{
+		{func(*Config) {}, "<nil>"},
+		{func(c *Config) { c.MaxConnections = 0 }, "max_connections: must be at least 1, got 0"},
+		{func(c *Config) { c.MaxConnectionsPerIP = -3 }, "max_connections_per_ip: must be at least 1, got -3"},
+		{func(c *Config) { c.MaxMessageBytes = 0 }, "max_message_bytes: must be between 1 and 4294967295, got 0"},
+		{func(c *Config) { c.MaxMessageBytes = 1 << 32 }, "max_message_bytes: must be between 1 and 4294967295, got 4294967296"},
+		{func(c *Config) { c.MaxMessageBytes = MaxMaxMessageBytes }, "<nil>"},
+		{func(c *Config) { c.MaxRecipients = 99 }, "max_recipients: must be at least 100 (RFC 5321 section 4.5.3.1.8), got 99"},
+		{func(c *Config) { c.MaxLineLength = 512 }, "max_line_length: must be at least 1000 (RFC 5321 section 4.5.3.1.6), got 512"},
+		{func(c *Config) { c.ReadTimeout = 0 }, "read_timeout: must be between 1s and 24h0m0s, got 0s"},
+		{func(c *Config) { c.WriteTimeout = 300 }, "write_timeout: must be between 1s and 24h0m0s, got 300ns"},
+		{func(c *Config) { c.DataTimeout = 25 * time.Hour }, "data_timeout: must be between 1s and 24h0m0s, got 25h0m0s"},
+		{func(c *Config) { c.ReadTimeout = time.Second }, "<nil>"},
+	}
+	for _, tc := range cases {
+		c := DefaultConfig()
+		tc.set(&c)
+		if got := fmt.Sprint(c.Validate()); got != tc.want {
+			t.Errorf("Validate() = %s\nwant %s", got, tc.want)
+		}
+	}
+	// Every problem is reported, one error each.
+	if err := (Config{}).Validate(); strings.Count(err.Error(), "\n") != 7 {
+		t.Errorf("zero Config: want 8 problems, got\n%v", err)
 	}
 }

@@ -13,12 +13,6 @@ import (
 	"postern/accounts"
 )
 
-func init() {
-	register(command{name: "user", summary: "add, delete, list users and set passwords", run: runUser})
-	register(command{name: "alias", summary: "add, delete and list aliases", run: runAlias})
-	register(command{name: "domain", summary: "add, delete and list local domains", run: runDomain})
-}
-
 // maxPasswordLine bounds what --password-stdin reads.
 const maxPasswordLine = 1024
 

@@ -14,12 +14,9 @@ import (
 	"postern/accounts"
 )
 
-func init() {
-	register(command{name: "check", summary: "validate the configuration and accounts files without starting", run: runCheck})
-}
-
 // runCheck is "postern check -config FILE": it loads and validates the
-// configuration (every problem listed with its line) and, if the data
+// configuration (every problem listed with its line, and a warning for
+// each old key name still in use) and, if the data
 // directory exists, parses the accounts files. Nothing is started and
 // nothing is written. Exit status 0 means ready to serve.
 func runCheck(env *cmdEnv, args []string) int {
@@ -29,7 +26,10 @@ func runCheck(env *cmdEnv, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := loadConfig(*path)
+	cfg, warns, err := readConfig(*path)
+	for _, w := range warns {
+		fmt.Fprintln(env.stderr, w.String())
+	}
 	if err != nil {
 		if probs, ok := err.(configErrors); ok {
 			for _, p := range probs {

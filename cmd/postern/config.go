@@ -12,7 +12,9 @@ import (
 
 // Config is the whole configuration of "postern serve", read from one TOML
 // file. Every field has a default (see defaultConfig); a key the file does
-// not set keeps it. docs/config.md lists every key.
+// not set keeps it, and a key set to a value out of range is an error
+// (validate, which asks each section's Validate). docs/config.md lists
+// every key.
 type Config struct {
 	// Hostname is the server's public name: the SMTP greeting and EHLO
 	// name, and the first name on the TLS certificate. Default: the

@@ -1,22 +1,29 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"postern/imapd"
 )
 
 // configProblem is one thing wrong with a configuration file, with the
 // line of the key it is about (0 when the key is not in the file, e.g. a
-// required key left out).
+// required key left out). A warning (an old key name) does not make the
+// file invalid.
 type configProblem struct {
-	File string
-	Line int
-	Key  string
-	Msg  string
+	File    string
+	Line    int
+	Key     string
+	Msg     string
+	Warning bool
 }
 
 func (p configProblem) String() string {
@@ -26,6 +33,9 @@ func (p configProblem) String() string {
 		fmt.Fprintf(&b, ":%d", p.Line)
 	}
 	b.WriteString(": ")
+	if p.Warning {
+		b.WriteString("warning: ")
+	}
 	if p.Key != "" {
 		b.WriteString(p.Key + ": ")
 	}
@@ -48,41 +58,119 @@ func (e configErrors) Error() string {
 // problem it returns configErrors listing all of them (a syntax error
 // stops at the first, as the rest of the file cannot be trusted).
 func loadConfig(path string) (Config, error) {
+	cfg, _, err := readConfig(path)
+	return cfg, err
+}
+
+// readConfig is loadConfig that also returns the warnings (old key names
+// that still work), for "postern check" and "postern serve" to show.
+func readConfig(path string) (Config, configErrors, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("read config: %w", err)
+		return Config{}, nil, fmt.Errorf("read config: %w", err)
 	}
 	return parseConfig(path, data)
 }
 
-// parseConfig is loadConfig on file contents already read; name is used
+// renamedKeys lists, per section, the key names of earlier versions that
+// are still accepted and the keys that replaced them.
+func renamedKeys() map[string]map[string]string {
+	return map[string]map[string]string{"imap": imapd.RenamedKeys()}
+}
+
+// parseConfig is readConfig on file contents already read; name is used
 // in messages.
-func parseConfig(name string, data []byte) (Config, error) {
+func parseConfig(name string, data []byte) (Config, configErrors, error) {
 	cfg := defaultConfig()
 	md, err := toml.Decode(string(data), &cfg)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return Config{}, configErrors{{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}}
+			return Config{}, nil, configErrors{{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}}
 		}
 		// Type mismatches already carry "line N (last key ...)".
-		return Config{}, configErrors{{File: name, Msg: strings.TrimPrefix(err.Error(), "toml: ")}}
+		return Config{}, nil, configErrors{{File: name, Msg: strings.TrimPrefix(err.Error(), "toml: ")}}
 	}
 	lines := keyLines(data)
-	var probs configErrors
+	var probs, warns configErrors
+	// oldName maps a key set under its old name to that name, so that
+	// a problem with its value points at the line that sets it.
+	oldName := map[string]string{}
 	for _, k := range md.Undecoded() {
 		key := k.String()
-		probs = append(probs, configProblem{File: name, Line: lines.find(key), Key: key, Msg: "unknown key"})
+		p := configProblem{File: name, Line: lines.find(key), Key: key}
+		newName, renamed := "", false
+		if len(k) == 2 {
+			newName, renamed = renamedKeys()[k[0]][k[1]]
+		}
+		switch {
+		case !renamed:
+			p.Msg = "unknown key"
+			probs = append(probs, p)
+		case md.IsDefined(k[0], newName):
+			p.Msg = fmt.Sprintf("old name of %s.%s, which is also set; keep only %s.%s", k[0], newName, k[0], newName)
+			probs = append(probs, p)
+		default:
+			if err := decodeRenamed(&cfg, data, k[0], k[1], newName); err != nil {
+				p.Msg = err.Error()
+				probs = append(probs, p)
+				continue
+			}
+			oldName[k[0]+"."+newName] = key
+			p.Msg = fmt.Sprintf("renamed to %s.%s; the old name still works for now", k[0], newName)
+			p.Warning = true
+			warns = append(warns, p)
+		}
 	}
 	for _, p := range cfg.validate() {
+		if old, ok := oldName[p.Key]; ok {
+			p.Key = old
+		}
 		p.File = name
 		p.Line = lines.find(p.Key)
 		probs = append(probs, p)
 	}
 	if len(probs) > 0 {
-		return Config{}, probs
+		// In the order of the file; problems with no line last.
+		slices.SortStableFunc(probs, func(a, b configProblem) int {
+			return cmp.Compare(uint(a.Line-1), uint(b.Line-1)) // line 0 wraps to the end
+		})
+		return Config{}, warns, probs
 	}
-	return cfg, nil
+	return cfg, warns, nil
+}
+
+// decodeRenamed decodes the value of key old in [section] of the file
+// into the field of cfg whose TOML key is section.new.
+func decodeRenamed(cfg *Config, data []byte, section, old, new string) error {
+	var file map[string]toml.Primitive
+	md, err := toml.Decode(string(data), &file)
+	if err != nil {
+		return err
+	}
+	var table map[string]toml.Primitive
+	if err := md.PrimitiveDecode(file[section], &table); err != nil {
+		return err
+	}
+	dst := fieldByKey(fieldByKey(reflect.ValueOf(cfg).Elem(), section), new)
+	if !dst.IsValid() {
+		return fmt.Errorf("no key %s.%s", section, new)
+	}
+	return md.PrimitiveDecode(table[old], dst.Addr().Interface())
+}
+
+// fieldByKey returns the field of struct v whose toml tag is key (the
+// zero Value when there is none).
+func fieldByKey(v reflect.Value, key string) reflect.Value {
+	if v.Kind() != reflect.Struct {
+		return reflect.Value{}
+	}
+	for i := 0; i < v.NumField(); i++ {
+		if strings.Split(v.Type().Field(i).Tag.Get("toml"), ",")[0] == key {
+			return v.Field(i)
+		}
+	}
+	return reflect.Value{}
 }
 
 // keyLineMap maps dotted keys ("tls.mode") and table names ("tls") to the

@@ -18,7 +18,7 @@ email = "postmaster@example.org"
 
 func TestConfigDefaultsFillUnsetKeys(t *testing.T) {
 	t.Parallel()
-	cfg, err := parseConfig("postern.toml", []byte(minimalValid))
+	cfg, _, err := parseConfig("postern.toml", []byte(minimalValid))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestConfigErrorsNameTheLine(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := parseConfig("postern.toml", []byte(c.file))
+			_, _, err := parseConfig("postern.toml", []byte(c.file))
 			if err == nil {
 				t.Fatalf("accepted:\n%s", c.file)
 			}
@@ -104,7 +104,7 @@ func TestConfigErrorsNameTheLine(t *testing.T) {
 func TestConfigListsEveryProblem(t *testing.T) {
 	t.Parallel()
 	file := "hostname = \"mail.example.org\"\nbogus = 1\n[tls]\nmode = \"x\"\n[log]\nformat = \"xml\"\n"
-	_, err := parseConfig("postern.toml", []byte(file))
+	_, _, err := parseConfig("postern.toml", []byte(file))
 	probs, ok := err.(configErrors)
 	if !ok {
 		t.Fatalf("error %T %v", err, err)

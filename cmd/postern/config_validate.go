@@ -106,7 +106,37 @@ func (c Config) validate() []configProblem {
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		bad("log.level", "%v", err)
 	}
+
+	if c.Queue.Hostname != "" {
+		if err := checkHostname(c.Queue.Hostname); err != nil {
+			bad("queue.hostname", "%v", err)
+		}
+	}
+	for _, s := range []struct {
+		name string
+		err  error
+	}{
+		{"smtp", c.SMTP.Validate()}, {"imap", c.IMAP.Validate()},
+		{"pop3", c.POP3.Validate()}, {"queue", c.Queue.Validate()},
+	} {
+		for _, err := range unjoin(s.err) {
+			// Each error of a section's Validate starts with its key.
+			key, msg, _ := strings.Cut(err.Error(), ": ")
+			bad(s.name+"."+key, "%s", msg)
+		}
+	}
 	return probs
+}
+
+// unjoin returns the errors joined in err (errors.Join), or err alone.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // namedAddr is one listener's config key and address.

@@ -37,10 +37,6 @@ var devPortOffsets = []struct {
 	{"imap", 143}, {"imaps", 993}, {"pop3", 110}, {"pop3s", 995},
 }
 
-func init() {
-	register(command{name: "dev", summary: "run every protocol on 127.0.0.1 with a demo account, no config needed", run: runDev})
-}
-
 // runDev is "postern dev": the README's first command. No config file:
 // every protocol on high ports of 127.0.0.1 (a taken port is replaced by
 // a free one), a self-signed certificate for localhost, the data

@@ -11,10 +11,6 @@ import (
 	"postern/smtpd/queue"
 )
 
-func init() {
-	register(command{name: "dkim", summary: "create DKIM signing keys and print their DNS records", run: runDKIM})
-}
-
 const dkimUsage = `usage: postern dkim keygen DOMAIN [-selector S] [-algo rsa|ed25519] [-data DIR | -config FILE]
 
 Writes <data>/dkim/DOMAIN/S.key (PEM, mode 0600) and prints the TXT record

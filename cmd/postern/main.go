@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 )
 
-// command is one subcommand of the binary. Each lives in its own file and
-// adds itself to the table with register from an init function.
+// command is one subcommand of the binary: a row of the commands table,
+// its run function in the file named after it.
 type command struct {
 	name    string
 	summary string
@@ -30,13 +29,17 @@ type cmdEnv struct {
 	stderr io.Writer
 }
 
-var commands = map[string]command{}
-
-func register(c command) {
-	if _, dup := commands[c.name]; dup {
-		panic("postern: command registered twice: " + c.name)
-	}
-	commands[c.name] = c
+// commands is every subcommand, in the order "postern help" lists them.
+var commands = []command{
+	{name: "serve", summary: "run the mail server (SMTP, submission, IMAP, POP3)", run: runServe},
+	{name: "dev", summary: "run every protocol on 127.0.0.1 with a demo account, no config needed", run: runDev},
+	{name: "check", summary: "validate the configuration and accounts files without starting", run: runCheck},
+	{name: "user", summary: "add, delete, list users and set passwords", run: runUser},
+	{name: "alias", summary: "add, delete and list aliases", run: runAlias},
+	{name: "domain", summary: "add, delete and list local domains", run: runDomain},
+	{name: "queue", summary: "list the outbound queue, retry (flush) or drop messages", run: runQueue},
+	{name: "dkim", summary: "create DKIM signing keys and print their DNS records", run: runDKIM},
+	{name: "version", summary: "print the version of this binary", run: runVersion},
 }
 
 func main() {
@@ -53,24 +56,20 @@ func run(env *cmdEnv, args []string) int {
 		}
 		return 0
 	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(env.stderr, "postern: unknown command %q\n\n", args[0])
-		usage(env.stderr)
-		return 2
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(env, args[1:])
+		}
 	}
-	return c.run(env, args[1:])
+	fmt.Fprintf(env.stderr, "postern: unknown command %q\n\n", args[0])
+	usage(env.stderr)
+	return 2
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: postern <command> [flags] [args]")
 	fmt.Fprintln(w)
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 }

@@ -10,10 +10,6 @@ import (
 	"postern/smtpd/queue"
 )
 
-func init() {
-	register(command{name: "queue", summary: "list the outbound queue, retry (flush) or drop messages", run: runQueue})
-}
-
 const queueUsage = `usage: postern queue list  [-data DIR | -config FILE]
        postern queue flush [ID] [-data DIR | -config FILE]
        postern queue drop  ID   [-data DIR | -config FILE]

@@ -9,10 +9,6 @@ import (
 	"syscall"
 )
 
-func init() {
-	register(command{name: "serve", summary: "run the mail server (SMTP, submission, IMAP, POP3)", run: runServe})
-}
-
 // runServe is "postern serve -config FILE": load the configuration, start
 // every listener and run until SIGTERM or SIGINT; SIGHUP reloads. The
 // stop is bounded (see process.stop): exit status 0 after a clean stop, 1
@@ -30,7 +26,10 @@ func runServe(env *cmdEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "postern serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg, err := loadConfig(*path)
+	cfg, warns, err := readConfig(*path)
+	for _, w := range warns {
+		fmt.Fprintf(env.stderr, "postern serve: %s\n", w)
+	}
 	if err != nil {
 		fmt.Fprintf(env.stderr, "postern serve: %v\n", err)
 		return 1

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"strings"
 
 	"postern/imapd"
 	"postern/pop3d"
@@ -127,12 +126,10 @@ func (p *process) serve(name, proto, tlsMode string, fe frontEnd, ln net.Listene
 	}()
 }
 
-// isClosedErr reports errors that only mean "the listener was closed".
+// isClosedErr reports errors that only mean "the listener was closed":
+// a front end's ErrServerClosed after Shutdown, or net.ErrClosed from a
+// listener closed under it (port 25's handoff).
 func isClosedErr(err error) bool {
-	if errors.Is(err, net.ErrClosed) {
-		return true
-	}
-	// Each front end has its own ErrServerClosed ("pop3d: server
-	// closed", go-smtp's "smtp: server already closed").
-	return strings.Contains(err.Error(), "closed")
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, smtpd.ErrServerClosed) ||
+		errors.Is(err, imapd.ErrServerClosed) || errors.Is(err, pop3d.ErrServerClosed)
 }

@@ -5,10 +5,6 @@ import (
 	"runtime/debug"
 )
 
-func init() {
-	register(command{name: "version", summary: "print the version of this binary", run: runVersion})
-}
-
 func runVersion(env *cmdEnv, args []string) int {
 	v := "(devel)"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {

@@ -1,8 +1,17 @@
 package queue
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"time"
+)
 
-// Config is the [queue] section of Postern's configuration.
+// Config is the [queue] section of Postern's configuration. A zero field
+// takes its default (see withDefaults); Validate rejects the values a
+// file may not set. Durations are strings such as "5m" in TOML, as in
+// every section.
 type Config struct {
 	// Hostname is the name sent in EHLO and used in Message-IDs and
 	// bounces. It should match the server's PTR record.
@@ -16,22 +25,22 @@ type Config struct {
 	// Lifetime is how long a temporarily failing recipient is retried
 	// before the message bounces (RFC 5321 section 4.5.4.1 suggests at
 	// least 4-5 days).
-	Lifetime Duration `toml:"lifetime"`
+	Lifetime time.Duration `toml:"lifetime"`
 	// Retry is the list of waits between attempts; the last one repeats.
-	Retry []Duration `toml:"retry"`
+	Retry []time.Duration `toml:"retry"`
 	// WarnAfter is when the sender of a message still not delivered gets
 	// one "delayed" notification (RFC 3464); 0 sends none.
-	WarnAfter Duration `toml:"warn_after"`
+	WarnAfter time.Duration `toml:"warn_after"`
 	// Workers is how many messages are delivered at the same time.
 	Workers int `toml:"workers"`
 	// ConnectTimeout bounds each TCP connection attempt.
-	ConnectTimeout Duration `toml:"connect_timeout"`
+	ConnectTimeout time.Duration `toml:"connect_timeout"`
 	// CommandTimeout bounds the greeting and each command's reply (RFC
 	// 5321 section 4.5.3.2 recommends 5 minutes).
-	CommandTimeout Duration `toml:"command_timeout"`
+	CommandTimeout time.Duration `toml:"command_timeout"`
 	// DataTimeout bounds the reply to the end of the message data (RFC
 	// 5321 section 4.5.3.2.6: 10 minutes).
-	DataTimeout Duration `toml:"data_timeout"`
+	DataTimeout time.Duration `toml:"data_timeout"`
 	// RequireTLS refuses to deliver to an MX without STARTTLS (no
 	// plaintext fallback). Certificates of MX hosts are still not
 	// verified: without MTA-STS or DANE there is nothing to verify against.
@@ -65,22 +74,10 @@ type Smarthost struct {
 	CAFile string `toml:"ca_file"`
 }
 
-// Duration is a time.Duration that reads and writes as a string such as
-// "5m" or "120h" in TOML and JSON.
-type Duration time.Duration
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText formats the duration as a Go duration string.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+// Duration is time.Duration, the one duration type of every section.
+//
+// Deprecated: use time.Duration; this name remains for older code.
+type Duration = time.Duration
 
 // Defaults, named so the documentation can cite them.
 const (
@@ -102,6 +99,16 @@ const (
 	DefaultDataTimeout = 10 * time.Minute
 	// DefaultMaxMessageBytes is the largest message accepted (50 MiB).
 	DefaultMaxMessageBytes = 50 << 20
+	// MaxMaxMessageBytes is the hard maximum of MaxMessageBytes, the
+	// same as for SMTP and IMAP (32-bit message sizes in IMAP).
+	MaxMaxMessageBytes = math.MaxUint32
+	// MinTimeout and MaxTimeout bound the connection timeouts and each
+	// retry wait.
+	MinTimeout = time.Second
+	MaxTimeout = 24 * time.Hour
+	// MinLifetime and MaxLifetime bound Lifetime.
+	MinLifetime = time.Minute
+	MaxLifetime = 30 * 24 * time.Hour
 	// ControlPoll is how often the queue looks for operator requests.
 	ControlPoll = time.Second
 	// busyRetry is when an attempt that found its message being worked
@@ -128,18 +135,71 @@ var defaultRetry = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minut
 func DefaultConfig() Config {
 	c := Config{
 		MXPort:          DefaultMXPort,
-		Lifetime:        Duration(DefaultLifetime),
-		WarnAfter:       Duration(DefaultWarnAfter),
+		Lifetime:        DefaultLifetime,
+		WarnAfter:       DefaultWarnAfter,
 		Workers:         DefaultWorkers,
-		ConnectTimeout:  Duration(DefaultConnectTimeout),
-		CommandTimeout:  Duration(DefaultCommandTimeout),
-		DataTimeout:     Duration(DefaultDataTimeout),
+		ConnectTimeout:  DefaultConnectTimeout,
+		CommandTimeout:  DefaultCommandTimeout,
+		DataTimeout:     DefaultDataTimeout,
 		MaxMessageBytes: DefaultMaxMessageBytes,
 	}
-	for _, d := range defaultRetry {
-		c.Retry = append(c.Retry, Duration(d))
-	}
+	c.Retry = append(c.Retry, defaultRetry...)
 	return c
+}
+
+// Validate reports every field out of its range, one error per field,
+// each starting with the field's TOML key ("workers: must be at least 1,
+// got 0"; "smarthost.address: ..." for the [queue.smarthost] keys).
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Resolver != "" {
+		if _, _, err := net.SplitHostPort(c.Resolver); err != nil {
+			bad("resolver: not a host:port address: %q", c.Resolver)
+		}
+	}
+	if c.MXPort < 1 || c.MXPort > 65535 {
+		bad("mx_port: must be between 1 and 65535, got %d", c.MXPort)
+	}
+	lifetimeOK := c.Lifetime >= MinLifetime && c.Lifetime <= MaxLifetime
+	if !lifetimeOK {
+		bad("lifetime: must be between %v and %v, got %v", MinLifetime, MaxLifetime, c.Lifetime)
+	}
+	if len(c.Retry) == 0 {
+		bad("retry: must list at least one wait")
+	}
+	for _, d := range c.Retry {
+		if d < MinTimeout || d > MaxTimeout {
+			bad("retry: each wait must be between %v and %v, got %v", MinTimeout, MaxTimeout, d)
+			break
+		}
+	}
+	if c.WarnAfter < 0 || lifetimeOK && c.WarnAfter >= c.Lifetime {
+		bad("warn_after: must be 0 (no warning) or less than lifetime (%v), got %v", c.Lifetime, c.WarnAfter)
+	}
+	if c.Workers < 1 {
+		bad("workers: must be at least 1, got %d", c.Workers)
+	}
+	for _, t := range []struct {
+		key string
+		v   time.Duration
+	}{{"connect_timeout", c.ConnectTimeout}, {"command_timeout", c.CommandTimeout}, {"data_timeout", c.DataTimeout}} {
+		if t.v < MinTimeout || t.v > MaxTimeout {
+			bad("%s: must be between %v and %v, got %v", t.key, MinTimeout, MaxTimeout, t.v)
+		}
+	}
+	if c.MaxMessageBytes < 1 || c.MaxMessageBytes > MaxMaxMessageBytes {
+		bad("max_message_bytes: must be between 1 and %d, got %d", int64(MaxMaxMessageBytes), c.MaxMessageBytes)
+	}
+	if a := c.Smarthost.Address; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("smarthost.address: not a host:port address: %q", a)
+		}
+	}
+	if c.Smarthost.Username != "" && c.Smarthost.Password == "" {
+		bad("smarthost.password: needed with smarthost.username")
+	}
+	return errors.Join(errs...)
 }
 
 // withDefaults fills zero fields from DefaultConfig.
@@ -183,7 +243,5 @@ func (c Config) retryAfter(n int) time.Duration {
 	if n > len(c.Retry) {
 		n = len(c.Retry)
 	}
-	return time.Duration(c.Retry[n-1])
+	return c.Retry[n-1]
 }
-
-func (d Duration) d() time.Duration { return time.Duration(d) }

@@ -227,7 +227,7 @@ func (q *Queue) deliverTo(ctx context.Context, log *slog.Logger, t target, env *
 	// go-smtp sets no deadline while the body is written: bound it here
 	// (RFC 5321 section 4.5.3.2.5, 3 minutes per data block, is per write;
 	// the whole transfer gets the data timeout).
-	conn.SetDeadline(time.Now().Add(q.cfg.DataTimeout.d()))
+	conn.SetDeadline(time.Now().Add(q.cfg.DataTimeout))
 	if _, err := io.Copy(w, f); err != nil {
 		return nil, replyError("message data", err)
 	}
@@ -317,8 +317,8 @@ func (q *Queue) connect(ctx context.Context, t target) (*smtp.Client, net.Conn, 
 		}
 	}
 	c = smtp.NewClient(cc)
-	c.CommandTimeout = q.cfg.CommandTimeout.d()
-	c.SubmissionTimeout = q.cfg.DataTimeout.d()
+	c.CommandTimeout = q.cfg.CommandTimeout
+	c.SubmissionTimeout = q.cfg.DataTimeout
 	if err := c.Hello(q.cfg.Hostname); err != nil {
 		c.Close()
 		return nil, nil, "", sessionError("EHLO", err)
@@ -362,7 +362,7 @@ func (q *Queue) tlsConfig(t target) (*tls.Config, *bool) {
 }
 
 func (q *Queue) handshake(ctx context.Context, tc *tls.Conn) error {
-	tc.SetDeadline(time.Now().Add(q.cfg.CommandTimeout.d()))
+	tc.SetDeadline(time.Now().Add(q.cfg.CommandTimeout))
 	defer tc.SetDeadline(time.Time{})
 	return tc.HandshakeContext(ctx)
 }
@@ -384,7 +384,7 @@ func tlsDescription(tc *tls.Conn, verified bool) string {
 // (nil, "", false, nil) when STARTTLS failed and the connection is spent;
 // or a *hostError.
 func (q *Queue) startTLS(ctx context.Context, conn net.Conn, cfg *tls.Config) (net.Conn, string, bool, error) {
-	conn.SetDeadline(time.Now().Add(q.cfg.CommandTimeout.d()))
+	conn.SetDeadline(time.Now().Add(q.cfg.CommandTimeout))
 	defer conn.SetDeadline(time.Time{})
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()

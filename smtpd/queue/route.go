@@ -135,6 +135,6 @@ func (q *Queue) targets(ctx context.Context, key string) ([]target, error) {
 // dial connects to a target's address, resolving names with the queue's
 // resolver.
 func (q *Queue) dial(ctx context.Context, t target) (net.Conn, error) {
-	d := net.Dialer{Timeout: q.cfg.ConnectTimeout.d(), Resolver: q.res.r}
+	d := net.Dialer{Timeout: q.cfg.ConnectTimeout, Resolver: q.res.r}
 	return d.DialContext(ctx, "tcp", t.addr)
 }

@@ -1,4 +1,4 @@
-package maildir
+package dovecot
 
 import (
 	"encoding/base64"
@@ -16,7 +16,7 @@ import (
 
 var mutf7 = base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,").WithPadding(base64.NoPadding)
 
-var errUTF7 = errors.New("maildir: invalid modified UTF-7")
+var errUTF7 = errors.New("dovecot: invalid modified UTF-7")
 
 // encodeUTF7 encodes a UTF-8 string in modified UTF-7. Invalid UTF-8 bytes
 // are encoded as U+FFFD.

@@ -1,4 +1,4 @@
-package maildir
+package dovecot
 
 import (
 	"sort"
@@ -7,42 +7,55 @@ import (
 	"time"
 )
 
-// fileName is a parsed Maildir file name: "<base>[:2,<flags>]". The base
+// FileName is a parsed Maildir file name: "<base>[:2,<flags>]". The base
 // is the unique part that dovecot-uidlist records; it may carry ",S=<size>"
 // (bytes on disk) and ",W=<vsize>" (bytes with CRLF line ends).
-type fileName struct {
-	base  string
-	info  string // after ':', such as "2,FS"; "" when absent
-	size  int64  // S=, -1 if absent
-	vsize int64  // W=, -1 if absent
-	sec   int64  // leading "<sec>." of the base, 0 if it does not parse
+type FileName struct {
+	// Base is the part before the ':'.
+	Base string
+	// Info is the part after the ':', such as "2,FS"; "" when absent.
+	Info string
+	// Size is the S= field, -1 if absent.
+	Size int64
+	// VSize is the W= field, -1 if absent.
+	VSize int64
+	// Sec is the leading "<sec>." of the base (the delivery time), 0 if
+	// it does not parse.
+	Sec int64
 }
 
 // infoSep separates the base of a Maildir file name from its info.
 const infoSep = ':'
 
-// parseFileName parses a Maildir file name. It never fails: fields that do
+// SplitName splits a Maildir file name into its base and its info ("" when
+// absent), as ParseFileName does, without parsing either.
+func SplitName(name string) (base, info string) {
+	base, info, _ = strings.Cut(name, string(infoSep))
+	return base, info
+}
+
+// ParseFileName parses a Maildir file name. It never fails: fields that do
 // not parse are left unknown, so any file is still served.
-func parseFileName(name string) fileName {
-	fn := fileName{size: -1, vsize: -1}
-	fn.base, fn.info, _ = strings.Cut(name, string(infoSep))
+func ParseFileName(name string) FileName {
+	fn := FileName{Size: -1, VSize: -1}
+	fn.Base, fn.Info = SplitName(name)
 	// Fields after the first comma of the base: S=, W=, others ignored.
-	if i := strings.IndexByte(fn.base, ','); i >= 0 {
-		for _, f := range strings.Split(fn.base[i+1:], ",") {
+	if i := strings.IndexByte(fn.Base, ','); i >= 0 {
+		for _, f := range strings.Split(fn.Base[i+1:], ",") {
 			if v, ok := strings.CutPrefix(f, "S="); ok {
 				if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
-					fn.size = n
+					fn.Size = n
 				}
 			} else if v, ok := strings.CutPrefix(f, "W="); ok {
 				if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
-					fn.vsize = n
+					fn.VSize = n
 				}
 			}
 		}
 	}
-	if i := strings.IndexByte(fn.base, '.'); i > 0 {
-		if n, err := strconv.ParseInt(fn.base[:i], 10, 64); err == nil && n > 0 {
-			fn.sec = n
+	if i := strings.IndexByte(fn.Base, '.'); i > 0 {
+		if n, err := strconv.ParseInt(fn.Base[:i], 10, 64); err == nil && n > 0 {
+			fn.Sec = n
 		}
 	}
 	return fn
@@ -64,17 +77,19 @@ func withLetters(letters []byte) string {
 	return "2," + string(letters)
 }
 
-// fullName is the file name for base and info.
-func fullName(base, info string) string {
+// FullName is the file name for base and info (see SplitName).
+func FullName(base, info string) string {
 	if info == "" {
 		return base
 	}
 	return base + string(infoSep) + info
 }
 
-// uniqueBase returns a new unique base name
-// "<sec>.M<usec>P<pid>Q<n>.<host>" for time t.
-func uniqueBase(t time.Time, pid int, n uint64, host string) string {
+// UniqueBase returns a new unique base name
+// "<sec>.M<usec>P<pid>Q<n>.<host>" for time t, as Dovecot makes them:
+// n counts the files the process pid made; host must come from
+// SafeHost.
+func UniqueBase(t time.Time, pid int, n uint64, host string) string {
 	var b []byte
 	b = strconv.AppendInt(b, t.Unix(), 10)
 	b = append(b, ".M"...)
@@ -88,15 +103,15 @@ func uniqueBase(t time.Time, pid int, n uint64, host string) string {
 	return string(b)
 }
 
-// withSizes appends ",S=<size>,W=<vsize>" to a base.
-func withSizes(base string, size, vsize int64) string {
+// WithSizes appends ",S=<size>,W=<vsize>" to a base.
+func WithSizes(base string, size, vsize int64) string {
 	return base + ",S=" + strconv.FormatInt(size, 10) + ",W=" + strconv.FormatInt(vsize, 10)
 }
 
-// safeHost makes a host name safe for a Maildir file name, as the Maildir
+// SafeHost makes a host name safe for a Maildir file name, as the Maildir
 // specification asks: "/" becomes "\057" and ":" becomes "\072"; a ","
-// (which would start a field) becomes "\054".
-func safeHost(h string) string {
+// (which would start a field) becomes "\054"; "" becomes "localhost".
+func SafeHost(h string) string {
 	if h == "" {
 		h = "localhost"
 	}

@@ -1,4 +1,4 @@
-package maildir
+package dovecot
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -32,13 +33,19 @@ const (
 // lockSeq numbers the temporary files locks are made from.
 var lockSeq atomic.Uint64
 
-// dotlock is a held lock.
-type dotlock struct {
+// Dotlock is a held dotlock.
+type Dotlock struct {
 	path string
 }
 
-// takeDotlock takes the dotlock for path (which gets ".lock" appended).
-func takeDotlock(path, host string) (*dotlock, error) {
+// TakeDotlock takes Dovecot's dotlock for the file at path: it creates
+// "<path>.lock" holding "<pid>:<host>", waiting while another process
+// holds it and breaking a stale one (untouched for two minutes, or left
+// by a process of this host that is gone). host is the machine's real
+// host name, as Dovecot writes it. It gives up after two and a half
+// minutes. Under the root of an open LockSource the lock is a hard link
+// of it; elsewhere it is made from a temporary file beside the lock.
+func TakeDotlock(path, host string) (*Dotlock, error) {
 	lp := path + ".lock"
 	content := []byte(strconv.Itoa(os.Getpid()) + ":" + host)
 	deadline := time.Now().Add(dotlockTimeout)
@@ -50,7 +57,7 @@ func takeDotlock(path, host string) (*dotlock, error) {
 	tmp := lockSourceFor(lp, host)
 	ownTmp := false
 	makeTmp := func() error {
-		tmp = filepath.Join(filepath.Dir(lp), "."+filepath.Base(lp)+".tmp."+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(lockSeq.Add(1), 10))
+		tmp = filepath.Join(filepath.Dir(lp), "."+filepath.Base(lp)+lockTempInfix+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(lockSeq.Add(1), 10))
 		ownTmp = true
 		return os.WriteFile(tmp, content, 0o600)
 	}
@@ -61,7 +68,7 @@ func takeDotlock(path, host string) (*dotlock, error) {
 	}()
 	if tmp == "" {
 		if err := makeTmp(); err != nil {
-			return nil, ioErr("dotlock "+lp, err)
+			return nil, fmt.Errorf("dotlock %s: %w", lp, err)
 		}
 	}
 	for {
@@ -75,25 +82,25 @@ func takeDotlock(path, host string) (*dotlock, error) {
 			err = os.Link(tmp, lp)
 		}
 		if err == nil {
-			return &dotlock{path: lp}, nil
+			return &Dotlock{path: lp}, nil
 		}
 		if !errors.Is(err, os.ErrExist) && !ownTmp {
 			// The lock source cannot be linked here (another file
 			// system): a temporary file beside the lock can.
 			if err := makeTmp(); err != nil {
-				return nil, ioErr("dotlock "+lp, err)
+				return nil, fmt.Errorf("dotlock %s: %w", lp, err)
 			}
 			continue
 		}
 		if !errors.Is(err, os.ErrExist) {
-			return nil, ioErr("dotlock "+lp, err)
+			return nil, fmt.Errorf("dotlock %s: %w", lp, err)
 		}
 		if dotlockIsStale(lp, host) {
 			os.Remove(lp)
 			continue
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("maildir: dotlock %s: held by another process for more than %v", lp, dotlockTimeout)
+			return nil, fmt.Errorf("dotlock %s: held by another process for more than %v", lp, dotlockTimeout)
 		}
 		time.Sleep(wait + time.Duration(rand.Int64N(int64(wait))))
 		if wait < dotlockMaxPoll {
@@ -124,33 +131,35 @@ func dotlockIsStale(lp, host string) bool {
 	return err == nil && processGone(pid)
 }
 
-// release removes the lock.
-func (l *dotlock) release() error {
+// Release removes the lock.
+func (l *Dotlock) Release() error {
 	if err := os.Remove(l.path); err != nil {
-		return fmt.Errorf("maildir: release dotlock: %w", err)
+		return fmt.Errorf("dovecot: release dotlock: %w", err)
 	}
 	return nil
 }
 
-// lockSource is a file holding "<pid>:<host>" at a store's root, which
-// the store's dotlocks are hard links of (see takeDotlock).
-type lockSource struct {
+// LockSource is a file holding "<pid>:<host>" at a store's root, which
+// the dotlocks taken under that root are hard links of (see
+// TakeDotlock): no file is created and removed per lock.
+type LockSource struct {
 	root, path, host string
 }
 
 // lockSources holds the lock sources of the open stores.
 var lockSources struct {
 	sync.Mutex
-	list []*lockSource
+	list []*LockSource
 }
 
 // lockSourcePrefix starts the names of lock sources at a store's root.
 const lockSourcePrefix = ".postern-dotlock."
 
-// openLockSource makes the lock source of a store opened at root (an
-// absolute path) and removes those that dead processes of this host
-// left there. On failure dotlocks are made from temporary files.
-func openLockSource(root, host string) *lockSource {
+// OpenLockSource makes the lock source of a store opened at root (an
+// absolute path) for dotlocks naming host, and removes those that dead
+// processes of this host left there. It returns nil when the file
+// cannot be made: dotlocks are then made from temporary files.
+func OpenLockSource(root, host string) *LockSource {
 	if ents, err := os.ReadDir(root); err == nil {
 		for _, e := range ents {
 			rest, ok := strings.CutPrefix(e.Name(), lockSourcePrefix)
@@ -161,7 +170,7 @@ func openLockSource(root, host string) *lockSource {
 			}
 		}
 	}
-	src := &lockSource{root: root + string(filepath.Separator), host: host,
+	src := &LockSource{root: root + string(filepath.Separator), host: host,
 		path: filepath.Join(root, lockSourcePrefix+strconv.Itoa(os.Getpid())+"."+strconv.FormatUint(lockSeq.Add(1), 10))}
 	if err := os.WriteFile(src.path, []byte(strconv.Itoa(os.Getpid())+":"+host), 0o600); err != nil {
 		return nil
@@ -172,8 +181,9 @@ func openLockSource(root, host string) *lockSource {
 	return src
 }
 
-// close stops using the lock source and removes it.
-func (src *lockSource) close() {
+// Close stops using the lock source and removes it. A nil source does
+// nothing.
+func (src *LockSource) Close() {
 	if src == nil {
 		return
 	}
@@ -199,4 +209,47 @@ func lockSourceFor(lp, host string) string {
 		}
 	}
 	return ""
+}
+
+// lockTempInfix follows the lock's name in the name of the temporary
+// file a dotlock is made from: ".<name>.lock.tmp.<pid>.<n>".
+const lockTempInfix = ".tmp."
+
+// StaleLockTemp reports whether name (a file name, without directory)
+// is the temporary file a dotlock is made from, left by a process of
+// this host that is gone (killed while taking a lock): it may be
+// removed.
+func StaleLockTemp(name string) bool {
+	pid, ok := lockTempPID(name)
+	return ok && processGone(pid)
+}
+
+// lockTempPID returns the process id in the name of a dotlock's
+// temporary file.
+func lockTempPID(name string) (int, bool) {
+	if !strings.HasPrefix(name, ".") {
+		return 0, false
+	}
+	_, rest, ok := strings.Cut(name, ".lock"+lockTempInfix)
+	if !ok {
+		return 0, false
+	}
+	pidStr, seq, ok := strings.Cut(rest, ".")
+	if !ok {
+		return 0, false
+	}
+	if _, err := strconv.ParseUint(seq, 10, 64); err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(pidStr)
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	return pid, true
+}
+
+// processGone reports whether pid names another process of this host
+// that no longer exists (the owner of a lock or lock file left behind).
+func processGone(pid int) bool {
+	return pid > 0 && pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH
 }

@@ -1,4 +1,4 @@
-package maildir
+package dovecot
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ func FuzzCRLFReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, size uint8) {
 		want := refCRLF(in)
 		for _, src := range []io.Reader{bytes.NewReader(in), iotest.OneByteReader(bytes.NewReader(in)), iotest.HalfReader(bytes.NewReader(in))} {
-			r := newCRLFReader(src)
+			r := NewCRLFReader(src)
 			var got []byte
 			buf := make([]byte, int(size)%17+1)
 			for {
@@ -46,11 +46,11 @@ func FuzzCRLFReader(f *testing.F) {
 				}
 			}
 			if !bytes.Equal(got, want) {
-				t.Fatalf("crlfReader(%q) = %q, want %q", in, got, want)
+				t.Fatalf("CRLFReader(%q) = %q, want %q", in, got, want)
 			}
 			// Its buffer goes back to the pool for the next reader.
-			r.release()
-			r.release()
+			r.Release()
+			r.Release()
 			if n, err := r.Read(buf); n != 0 || !errors.Is(err, os.ErrClosed) {
 				t.Fatalf("Read after release = %d, %v", n, err)
 			}
@@ -68,7 +68,7 @@ func FuzzCRLFWriter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, size uint8) {
 		want := refCRLF(in)
 		var out bytes.Buffer
-		w := newCRLFWriter(&out)
+		w := NewCRLFWriter(&out)
 		step := int(size)%17 + 1
 		for i := 0; i < len(in); i += step {
 			chunk := in[i:min(i+step, len(in))]
@@ -79,9 +79,9 @@ func FuzzCRLFWriter(f *testing.F) {
 		if err := w.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		w.release()
-		if !bytes.Equal(out.Bytes(), want) || w.n != int64(len(want)) {
-			t.Fatalf("crlfWriter(%q) = %q (counted %d), want %q", in, out.Bytes(), w.n, want)
+		w.Release()
+		if !bytes.Equal(out.Bytes(), want) || w.Written() != int64(len(want)) {
+			t.Fatalf("CRLFWriter(%q) = %q (counted %d), want %q", in, out.Bytes(), w.Written(), want)
 		}
 	})
 }
@@ -93,7 +93,7 @@ func BenchmarkCRLFReader(b *testing.B) {
 	b.Run("crlf", func(b *testing.B) {
 		b.SetBytes(int64(len(msg)))
 		for b.Loop() {
-			io.Copy(io.Discard, newCRLFReader(bytes.NewReader(msg)))
+			io.Copy(io.Discard, NewCRLFReader(bytes.NewReader(msg)))
 		}
 	})
 	b.Run("copy", func(b *testing.B) {

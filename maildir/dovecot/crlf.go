@@ -1,4 +1,4 @@
-package maildir
+package dovecot
 
 import (
 	"bufio"
@@ -8,27 +8,28 @@ import (
 	"sync"
 )
 
-// crlfReader turns bare LF line ends into CRLF, leaving CRLF as is. It
+// CRLFReader turns bare LF line ends into CRLF, leaving CRLF as is. It
 // is how a message stored with LF ends (Dovecot's default) is served.
-// Its buffer comes from a pool: release returns it.
-type crlfReader struct {
+// Its buffer comes from a pool: Release returns it.
+type CRLFReader struct {
 	r       *bufio.Reader // nil once released
 	prevCR  bool
 	pending bool // a '\n' is owed after an inserted '\r'
 }
 
-// crlfReaderBufs holds the 32 KiB buffers of released crlfReaders.
+// crlfReaderBufs holds the 32 KiB buffers of released CRLFReaders.
 var crlfReaderBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32*1024) }}
 
-func newCRLFReader(r io.Reader) *crlfReader {
+// NewCRLFReader returns a CRLFReader reading from r.
+func NewCRLFReader(r io.Reader) *CRLFReader {
 	br := crlfReaderBufs.Get().(*bufio.Reader)
 	br.Reset(r)
-	return &crlfReader{r: br}
+	return &CRLFReader{r: br}
 }
 
-// release gives the buffer back to the pool; later calls do nothing and
-// a later Read fails.
-func (c *crlfReader) release() {
+// Release gives the buffer back to the pool; later calls do nothing and
+// a later Read fails with os.ErrClosed.
+func (c *CRLFReader) Release() {
 	if c.r == nil {
 		return
 	}
@@ -40,7 +41,7 @@ func (c *crlfReader) release() {
 // Read copies runs of bytes up to the next '\n' in bulk (a message read
 // byte by byte cost a third of POP3 RETR's CPU); a bare '\n' becomes
 // "\r\n".
-func (c *crlfReader) Read(p []byte) (int, error) {
+func (c *CRLFReader) Read(p []byte) (int, error) {
 	if c.r == nil {
 		return 0, os.ErrClosed
 	}
@@ -87,26 +88,27 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// crlfWriter writes its input with bare LF turned into CRLF, counting the
-// bytes written. Its buffer comes from a pool: release returns it.
-type crlfWriter struct {
+// CRLFWriter writes its input with bare LF turned into CRLF, counting the
+// bytes written. Its buffer comes from a pool: Release returns it.
+type CRLFWriter struct {
 	w      *bufio.Writer
 	n      int64
 	prevCR bool
 }
 
-// crlfWriterBufs holds the 64 KiB buffers of finished crlfWriters.
+// crlfWriterBufs holds the 64 KiB buffers of finished CRLFWriters.
 var crlfWriterBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64*1024) }}
 
-func newCRLFWriter(w io.Writer) *crlfWriter {
+// NewCRLFWriter returns a CRLFWriter writing to w. Call Flush at the end.
+func NewCRLFWriter(w io.Writer) *CRLFWriter {
 	bw := crlfWriterBufs.Get().(*bufio.Writer)
 	bw.Reset(w)
-	return &crlfWriter{w: bw}
+	return &CRLFWriter{w: bw}
 }
 
 // Write copies p a line at a time, adding '\r' before each '\n' that
 // does not follow one.
-func (c *crlfWriter) Write(p []byte) (int, error) {
+func (c *CRLFWriter) Write(p []byte) (int, error) {
 	done := 0
 	for done < len(p) {
 		line := p[done:]
@@ -142,10 +144,15 @@ func (c *crlfWriter) Write(p []byte) (int, error) {
 	return done, nil
 }
 
-func (c *crlfWriter) Flush() error { return c.w.Flush() }
+// Flush writes the buffered bytes to the underlying writer.
+func (c *CRLFWriter) Flush() error { return c.w.Flush() }
 
-// release gives the buffer back to the pool; c is not used after.
-func (c *crlfWriter) release() {
+// Written returns the number of bytes written so far, CRs added
+// included: once flushed, the size of the output.
+func (c *CRLFWriter) Written() int64 { return c.n }
+
+// Release gives the buffer back to the pool; c is not used after.
+func (c *CRLFWriter) Release() {
 	c.w.Reset(nil)
 	crlfWriterBufs.Put(c.w)
 	c.w = nil
