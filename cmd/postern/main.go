@@ -1,8 +1,3 @@
-// Command postern is the Postern mail server: one binary that serves SMTP,
-// submission, IMAP and POP3 over one Maildir store, and manages its users,
-// aliases, domains, queue and DKIM keys.
-//
-// Usage: postern <command> [flags] [args]. Run "postern help" for the list.
 package main
 
 import (
