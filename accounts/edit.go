@@ -71,16 +71,22 @@ func (d *Directory) rewriteUsers(name string, fn func(u userLine) (userLine, boo
 	return d.writeLines(UsersFile, out)
 }
 
-// AddUser creates user addr (whose domain must be local) with password pw.
-func (d *Directory) AddUser(addr, pw string) error {
-	a, err := NormalizeAddress(addr)
-	if err != nil {
-		return err
+// userPassword normalises addr with normalize, checks pw as the new
+// password of that user and returns the address and the password's hash.
+func (d *Directory) userPassword(addr, pw string, normalize func(string) (string, error)) (a, hash string, err error) {
+	if a, err = normalize(addr); err != nil {
+		return "", "", err
 	}
 	if err := CheckNewPassword(a, pw); err != nil {
-		return err
+		return "", "", err
 	}
-	hash, err := HashPassword(pw, d.opts.BcryptCost)
+	hash, err = HashPassword(pw, d.opts.BcryptCost)
+	return a, hash, err
+}
+
+// AddUser creates user addr (whose domain must be local) with password pw.
+func (d *Directory) AddUser(addr, pw string) error {
+	a, hash, err := d.userPassword(addr, pw, NormalizeAddress)
 	if err != nil {
 		return err
 	}
@@ -117,14 +123,7 @@ func (d *Directory) DeleteUser(addr string) error {
 
 // SetPassword replaces the password of user addr, keeping the other fields.
 func (d *Directory) SetPassword(addr, pw string) error {
-	a, err := normalizeLogin(addr)
-	if err != nil {
-		return err
-	}
-	if err := CheckNewPassword(a, pw); err != nil {
-		return err
-	}
-	hash, err := HashPassword(pw, d.opts.BcryptCost)
+	a, hash, err := d.userPassword(addr, pw, normalizeLogin)
 	if err != nil {
 		return err
 	}
@@ -179,13 +178,9 @@ func (d *Directory) AddAlias(alias string, targets []string) error {
 	if len(targets) == 0 {
 		return fmt.Errorf("alias %s: no targets: %w", name, ErrBadAddress)
 	}
-	var nts []string
-	for _, tg := range targets {
-		n, err := NormalizeAddress(tg)
-		if err != nil {
-			return fmt.Errorf("target: %w", err)
-		}
-		nts = append(nts, n)
+	nts, err := normalizeTargets(targets)
+	if err != nil {
+		return err
 	}
 	return d.edit(func(t *table) error {
 		dom := aliasDomain(name)
@@ -230,13 +225,9 @@ func (d *Directory) DeleteAlias(alias string, targets ...string) error {
 	if err != nil {
 		return err
 	}
-	var drop []string
-	for _, tg := range targets {
-		n, err := NormalizeAddress(tg)
-		if err != nil {
-			return fmt.Errorf("target: %w", err)
-		}
-		drop = append(drop, n)
+	drop, err := normalizeTargets(targets)
+	if err != nil {
+		return err
 	}
 	return d.edit(func(t *table) error {
 		cur, ok := t.aliases[name]
@@ -255,6 +246,19 @@ func (d *Directory) DeleteAlias(alias string, targets ...string) error {
 			return slices.DeleteFunc(ts, func(s string) bool { return slices.Contains(drop, s) })
 		}, false)
 	})
+}
+
+// normalizeTargets normalises each of an alias's targets.
+func normalizeTargets(targets []string) ([]string, error) {
+	var nts []string
+	for _, tg := range targets {
+		n, err := NormalizeAddress(tg)
+		if err != nil {
+			return nil, fmt.Errorf("target: %w", err)
+		}
+		nts = append(nts, n)
+	}
+	return nts, nil
 }
 
 // rewriteAliases replaces the line of alias name by fn(targets) (dropping

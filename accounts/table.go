@@ -44,44 +44,23 @@ func loadTable(dir string, configDomains []string, log *slog.Logger) (*table, er
 		}
 		t.addDomain(n)
 	}
-	dl, err := readLines(filePath(dir, DomainsFile))
-	if err != nil {
-		return nil, err
-	}
-	for i, l := range dl {
-		if isComment(l) {
-			continue
-		}
-		n, err := NormalizeDomain(strings.TrimSpace(l))
-		if err != nil {
-			log.Error("accounts: skipping bad line", "file", DomainsFile, "line", i+1, "err", err)
-			continue
-		}
+	err := eachLine(dir, DomainsFile, log, func(l string) (string, error) { return NormalizeDomain(strings.TrimSpace(l)) }, func(_ int, n string) {
 		t.fileDomains = append(t.fileDomains, n)
 		t.addDomain(n)
-	}
-	ul, err := readLines(filePath(dir, UsersFile))
+	})
 	if err != nil {
 		return nil, err
 	}
-	for i, l := range ul {
-		if isComment(l) {
-			continue
-		}
-		pl, err := parseUserLine(l)
-		if err != nil {
-			log.Error("accounts: skipping bad line", "file", UsersFile, "line", i+1, "err", err)
-			continue
-		}
+	err = eachLine(dir, UsersFile, log, parseUserLine, func(line int, pl userLine) {
 		if _, dup := t.users[pl.name]; dup {
-			log.Error("accounts: skipping duplicate user", "file", UsersFile, "line", i+1, "user", pl.name)
-			continue
+			log.Error("accounts: skipping duplicate user", "file", UsersFile, "line", line, "user", pl.name)
+			return
 		}
 		u := &user{name: pl.name}
 		if h, ok := bcryptHash(pl.hash()); ok {
 			u.hash = h
 		} else {
-			log.Error("accounts: user has no usable {BLF-CRYPT} hash and cannot log in", "file", UsersFile, "line", i+1, "user", pl.name)
+			log.Error("accounts: user has no usable {BLF-CRYPT} hash and cannot log in", "file", UsersFile, "line", line, "user", pl.name)
 		}
 		u.quotaBytes, u.quotaMessages = parseQuota(pl.extra())
 		t.users[u.name] = u
@@ -93,31 +72,47 @@ func loadTable(dir string, configDomains []string, log *slog.Logger) (*table, er
 				log.Warn("accounts: user's domain is not a local domain; the user can log in but receives no mail", "user", u.name, "domain", d)
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Strings(t.userList)
 	for _, us := range t.byDomain {
 		sort.Strings(us)
 	}
-	al, err := readLines(filePath(dir, AliasesFile))
+	err = eachLine(dir, AliasesFile, log, parseAliasLine, func(line int, a aliasLine) {
+		if _, dup := t.aliases[a.name]; dup {
+			log.Error("accounts: skipping duplicate alias", "file", AliasesFile, "line", line, "alias", a.name)
+			return
+		}
+		t.aliases[a.name] = a.targets
+	})
 	if err != nil {
 		return nil, err
 	}
-	for i, l := range al {
+	return t, nil
+}
+
+// eachLine reads the accounts file name in dir and calls add with the
+// line number and parsed value of each line that is not a comment; a
+// line parse rejects is logged and skipped. Only I/O errors are returned.
+func eachLine[T any](dir, name string, log *slog.Logger, parse func(string) (T, error), add func(line int, v T)) error {
+	lines, err := readLines(filePath(dir, name))
+	if err != nil {
+		return err
+	}
+	for i, l := range lines {
 		if isComment(l) {
 			continue
 		}
-		a, err := parseAliasLine(l)
+		v, err := parse(l)
 		if err != nil {
-			log.Error("accounts: skipping bad line", "file", AliasesFile, "line", i+1, "err", err)
+			log.Error("accounts: skipping bad line", "file", name, "line", i+1, "err", err)
 			continue
 		}
-		if _, dup := t.aliases[a.name]; dup {
-			log.Error("accounts: skipping duplicate alias", "file", AliasesFile, "line", i+1, "alias", a.name)
-			continue
-		}
-		t.aliases[a.name] = a.targets
+		add(i+1, v)
 	}
-	return t, nil
+	return nil
 }
 
 func (t *table) addDomain(d string) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/mail"
 	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 
@@ -186,40 +187,25 @@ func truncDay(t time.Time) time.Time {
 
 // seqSetHas reports whether n is in set, "*" (0) standing for max.
 func seqSetHas(set imap.SeqSet, n, max uint32) bool {
-	for _, r := range set {
-		lo, hi := r.Start, r.Stop
-		if lo == 0 {
-			lo = max
-		}
-		if hi == 0 {
-			hi = max
-		}
-		if lo > hi {
-			lo, hi = hi, lo
-		}
-		if lo <= n && n <= hi {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(set, func(r imap.SeqRange) bool { return inRange(r.Start, r.Stop, n, max) })
 }
 
 // uidSetHas reports whether u is in set, "*" (0) standing for max.
 func uidSetHas(set imap.UIDSet, u, max imap.UID) bool {
-	for _, r := range set {
-		lo, hi := r.Start, r.Stop
-		if lo == 0 {
-			lo = max
-		}
-		if hi == 0 {
-			hi = max
-		}
-		if lo > hi {
-			lo, hi = hi, lo
-		}
-		if lo <= u && u <= hi {
-			return true
-		}
+	return slices.ContainsFunc(set, func(r imap.UIDRange) bool { return inRange(r.Start, r.Stop, u, max) })
+}
+
+// inRange reports whether n is in the range lo:hi of a sequence or UID
+// set, in either order, an end of 0 ("*") standing for max.
+func inRange[N ~uint32](lo, hi, n, max N) bool {
+	if lo == 0 {
+		lo = max
 	}
-	return false
+	if hi == 0 {
+		hi = max
+	}
+	if lo > hi {
+		lo, hi = hi, lo
+	}
+	return lo <= n && n <= hi
 }

@@ -27,9 +27,7 @@ const imapStepTimeout = 10 * time.Minute
 
 // imapResult is one JSON line: the median of each step over the runs.
 type imapResult struct {
-	Mode     string             `json:"mode"`
-	Addr     string             `json:"addr"`
-	Runs     int                `json:"runs"`
+	mediansLine
 	Messages uint32             `json:"messages"`
 	MedianMS map[string]float64 `json:"median_ms"`
 	// CPUMS is the median CPU time the server (-pid and its descendants)
@@ -101,7 +99,7 @@ func runIMAP(args []string, out io.Writer) error {
 		add(samples, times.wall)
 		add(cpu, times.cpu)
 	}
-	res := imapResult{Mode: "imap", Addr: *conn.addr, Runs: *runs, Messages: count, MedianMS: medians(samples)}
+	res := imapResult{mediansLine: mediansLine{Mode: "imap", Addr: *conn.addr, Runs: *runs}, Messages: count, MedianMS: medians(samples)}
 	if *pid != 0 {
 		res.CPUMS = medians(cpu)
 	}

@@ -557,30 +557,43 @@ func (cl *stressClient) checkAssigned(command string, k boxKey, before map[uint3
 // opCopy copies a few messages to one of the mailboxes (possibly the
 // selected one) and checks the COPYUID.
 func (cl *stressClient) opCopy(v modelView) {
-	seqs, uids := cl.pickMsgs(v, 1+cl.rng.IntN(3))
-	dest := cl.pickTarget("")
-	if len(seqs) == 0 || dest == "" {
-		cl.opFetch(v)
-		return
-	}
-	byUID := cl.rng.IntN(10) < 7
-	before := cl.world.maxUIDs(cl.user.name, dest)
-	c := cl.c
 	var data *imap.CopyData
-	err := cl.cmd("COPY", false, cl.cfg.hang, func() error {
-		var err error
-		data, err = c.Copy(numSet(byUID, seqs, uids), dest).Wait()
+	dest, before, ok := cl.transfer(v, "COPY", "", func(c *imapclient.Client, set imap.NumSet, dest string) (err error) {
+		data, err = c.Copy(set, dest).Wait()
 		return err
 	})
+	if ok {
+		cl.copied("COPY", v.key, dest, data.UIDValidity, data.SourceUIDs, data.DestUIDs, before)
+	}
+}
+
+// transfer is what COPY and MOVE share: it picks a few messages of v and a
+// destination other than exclude (falling back to FETCH when there is
+// none), sends command with send, and handles its failure. It returns the
+// destination and its highest UIDs before the command; ok is false when
+// the command was not sent or did not succeed.
+func (cl *stressClient) transfer(v modelView, command, exclude string, send func(c *imapclient.Client, set imap.NumSet, dest string) error) (dest string, before map[uint32]uint32, ok bool) {
+	seqs, uids := cl.pickMsgs(v, 1+cl.rng.IntN(3))
+	dest = cl.pickTarget(exclude)
+	if len(seqs) == 0 || dest == "" {
+		cl.opFetch(v)
+		return "", nil, false
+	}
+	byUID := cl.rng.IntN(10) < 7
+	before = cl.world.maxUIDs(cl.user.name, dest)
+	c := cl.c
+	err := cl.cmd(command, false, cl.cfg.hang, func() error {
+		return send(c, numSet(byUID, seqs, uids), dest)
+	})
 	if err == errGone {
-		return
+		return "", nil, false
 	}
 	if err != nil {
-		cl.raceOrFail("COPY", err, uids, true)
-		return
+		cl.raceOrFail(command, err, uids, true)
+		return "", nil, false
 	}
 	cl.world.addSize(cl.user.name, dest, len(uids))
-	cl.copied("COPY", v.key, dest, data.UIDValidity, data.SourceUIDs, data.DestUIDs, before)
+	return dest, before, true
 }
 
 // copied checks a COPYUID response code and carries the Message-IDs
@@ -609,29 +622,14 @@ func (cl *stressClient) copied(command string, src boxKey, dest string, validity
 // opMove moves a few messages to another mailbox; the EXPUNGEs for them
 // must come before the OK.
 func (cl *stressClient) opMove(v modelView) {
-	seqs, uids := cl.pickMsgs(v, 1+cl.rng.IntN(3))
-	dest := cl.pickTarget(v.mailbox)
-	if len(seqs) == 0 || dest == "" {
-		cl.opFetch(v)
-		return
-	}
-	byUID := cl.rng.IntN(10) < 7
-	before := cl.world.maxUIDs(cl.user.name, dest)
-	c := cl.c
 	var data *imapclient.MoveData
-	err := cl.cmd("MOVE", false, cl.cfg.hang, func() error {
-		var err error
-		data, err = c.Move(numSet(byUID, seqs, uids), dest).Wait()
+	dest, before, ok := cl.transfer(v, "MOVE", v.mailbox, func(c *imapclient.Client, set imap.NumSet, dest string) (err error) {
+		data, err = c.Move(set, dest).Wait()
 		return err
 	})
-	if err == errGone {
+	if !ok {
 		return
 	}
-	if err != nil {
-		cl.raceOrFail("MOVE", err, uids, true)
-		return
-	}
-	cl.world.addSize(cl.user.name, dest, len(uids))
 	src, _ := data.SourceUIDs.(imap.UIDSet)
 	dst, _ := data.DestUIDs.(imap.UIDSet)
 	if moved, ok := src.Nums(); ok && data.UIDValidity != 0 {

@@ -78,3 +78,34 @@ func writeResult(out io.Writer, r any) error {
 	_, err = fmt.Fprintf(out, "%s\n", b)
 	return err
 }
+
+// runLine starts each run's JSON line of the smtp, queue and pop3 modes.
+type runLine struct {
+	Mode string `json:"mode"`
+	Addr string `json:"addr"`
+	Run  int    `json:"run"`
+}
+
+// mediansLine starts a JSON line of medians over the runs: the closing
+// line of those modes, and the imap mode's only line.
+type mediansLine struct {
+	Mode string `json:"mode"`
+	Addr string `json:"addr"`
+	Runs int    `json:"runs"`
+}
+
+// eachRun does a mode's runs, numbered from 1, and writes each run's
+// result line; one returns a run's result after noting what the mode's
+// closing line of medians needs from it.
+func eachRun[R any](out io.Writer, runs int, one func(run int) (R, error)) error {
+	for run := 1; run <= runs; run++ {
+		r, err := one(run)
+		if err != nil {
+			return fmt.Errorf("run %d: %w", run, err)
+		}
+		if err := writeResult(out, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -38,9 +38,7 @@ type pop3Flags struct {
 
 // pop3Result is one run's JSON line.
 type pop3Result struct {
-	Mode     string  `json:"mode"`
-	Addr     string  `json:"addr"`
-	Run      int     `json:"run"`
+	runLine
 	Login    Summary `json:"login_stat_uidl"`
 	Messages int     `json:"messages"`
 	Bytes    int64   `json:"retr_bytes,omitempty"`
@@ -50,9 +48,7 @@ type pop3Result struct {
 
 // pop3Median is the closing JSON line: medians over the runs.
 type pop3Median struct {
-	Mode        string  `json:"mode"`
-	Addr        string  `json:"addr"`
-	Runs        int     `json:"runs"`
+	mediansLine
 	LoginP50ms  float64 `json:"median_login_stat_uidl_p50_ms"`
 	LoginPerSec float64 `json:"median_login_stat_uidl_per_sec"`
 	MBps        float64 `json:"median_retr_mb_per_sec"`
@@ -85,21 +81,22 @@ func runPOP3(args []string, out io.Writer) error {
 	f.runs = min(max(f.runs, 1), 50)
 	f.pipeline = min(max(f.pipeline, 1), 1000)
 	var login, perSec, mbps []float64
-	for run := 1; run <= f.runs; run++ {
+	err := eachRun(out, f.runs, func(run int) (pop3Result, error) {
 		r, err := pop3Run(f)
 		if err != nil {
-			return fmt.Errorf("run %d: %w", run, err)
+			return r, err
 		}
 		r.Mode, r.Addr, r.Run = "pop3", f.addr, run
-		if err := writeResult(out, r); err != nil {
-			return err
-		}
 		login = append(login, r.Login.P50ms)
 		perSec = append(perSec, r.Login.PerSec)
 		mbps = append(mbps, r.MBps)
+		return r, nil
+	})
+	if err != nil {
+		return err
 	}
 	return writeResult(out, pop3Median{
-		Mode: "pop3", Addr: f.addr, Runs: f.runs,
+		mediansLine: mediansLine{Mode: "pop3", Addr: f.addr, Runs: f.runs},
 		LoginP50ms:  Median(login),
 		LoginPerSec: Median(perSec),
 		MBps:        Median(mbps),

@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 )
@@ -46,14 +45,33 @@ type queueFlags struct {
 	timeout  time.Duration
 }
 
+// addSharedFlags registers the flags the queue and smtp modes share with
+// the same meaning and default; each mode adds addr, user, starttls, from
+// and c with its own.
+func (f *queueFlags) addSharedFlags(fs *flag.FlagSet) {
+	fs.StringVar(&f.pass, "pass", "", "password")
+	fs.BoolVar(&f.tls, "tls", false, "implicit TLS (port 465)")
+	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the server certificate")
+	fs.IntVar(&f.n, "n", 1000, "messages per run (at most 100000)")
+	fs.IntVar(&f.size, "size", 4096, "message size in bytes (at most 10 MiB)")
+	fs.IntVar(&f.runs, "runs", 3, "repeat and report medians (at most 50)")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "bound on each run")
+}
+
+// clamp brings the shared settings into their bounds.
+func (f *queueFlags) clamp() {
+	f.n = min(max(f.n, 1), 100000)
+	f.c = min(max(f.c, 1), 256)
+	f.size = min(max(f.size, 200), 10<<20)
+	f.runs = min(max(f.runs, 1), 50)
+}
+
 // queueResult is one run's JSON line. Submit covers each message's
 // MAIL..end-of-DATA; Arrival is from the start of a message's submission
 // to the sink's acceptance, and its per_sec is messages over the whole
 // run (first submission to last arrival).
 type queueResult struct {
-	Mode    string  `json:"mode"`
-	Addr    string  `json:"addr"`
-	Run     int     `json:"run"`
+	runLine
 	Size    int     `json:"size"`
 	Domains int     `json:"domains"`
 	Submit  Summary `json:"submit"`
@@ -62,9 +80,7 @@ type queueResult struct {
 
 // queueMedian is the closing line: medians over the runs.
 type queueMedian struct {
-	Mode          string  `json:"mode"`
-	Addr          string  `json:"addr"`
-	Runs          int     `json:"runs"`
+	mediansLine
 	SubmitPerSec  float64 `json:"median_submit_per_sec"`
 	ArrivalPerSec float64 `json:"median_end_to_end_per_sec"`
 	ArrivalP50ms  float64 `json:"median_end_to_end_p50_ms"`
@@ -78,19 +94,13 @@ func runQueue(args []string, out io.Writer) error {
 	fs := newFlagSet("queue")
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:587", "submission server address (host:port)")
 	fs.StringVar(&f.user, "user", "", "AUTH PLAIN user; empty: no AUTH")
-	fs.StringVar(&f.pass, "pass", "", "password")
 	fs.BoolVar(&f.starttls, "starttls", true, "STARTTLS before AUTH")
-	fs.BoolVar(&f.tls, "tls", false, "implicit TLS (port 465)")
-	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the server certificate")
 	fs.StringVar(&f.from, "from", "", "envelope sender (default: -user)")
-	fs.IntVar(&f.n, "n", 1000, "messages per run (at most 100000)")
 	fs.IntVar(&f.c, "c", 8, "concurrent submission connections")
-	fs.IntVar(&f.size, "size", 4096, "message size in bytes (at most 10 MiB)")
 	fs.IntVar(&f.domains, "domains", 10, "recipient domains d0..dN-1.mailbench.test")
 	fs.StringVar(&f.sink, "sink", "127.0.0.1:2525", "address this tool listens on as every domain's MX")
 	fs.StringVar(&f.dnsAddr, "dns", "127.0.0.1:5300", "address this tool serves the domains' MX/A records on (UDP+TCP); empty: none")
-	fs.IntVar(&f.runs, "runs", 3, "repeat and report medians (at most 50)")
-	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "bound on each run")
+	f.addSharedFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,11 +110,8 @@ func runQueue(args []string, out io.Writer) error {
 	if !strings.Contains(f.from, "@") {
 		return errors.New("queue: -from (or -user) must be an address")
 	}
-	f.n = min(max(f.n, 1), 100000)
-	f.c = min(max(f.c, 1), 256)
-	f.size = min(max(f.size, 200), 10<<20)
+	f.clamp()
 	f.domains = min(max(f.domains, 1), 1000)
-	f.runs = min(max(f.runs, 1), 50)
 
 	s, err := startSink(f.sink)
 	if err != nil {
@@ -120,20 +127,21 @@ func runQueue(args []string, out io.Writer) error {
 		defer stop()
 	}
 	var sub, arr, p50 []float64
-	for run := 1; run <= f.runs; run++ {
+	err = eachRun(out, f.runs, func(run int) (queueResult, error) {
 		r, err := queueRun(f, s, run)
 		if err != nil {
-			return fmt.Errorf("run %d: %w", run, err)
+			return r, err
 		}
 		r.Mode, r.Addr, r.Run, r.Size, r.Domains = "queue", f.addr, run, f.size, f.domains
-		if err := writeResult(out, r); err != nil {
-			return err
-		}
 		sub = append(sub, r.Submit.PerSec)
 		arr = append(arr, r.Arrival.PerSec)
 		p50 = append(p50, r.Arrival.P50ms)
+		return r, nil
+	})
+	if err != nil {
+		return err
 	}
-	return writeResult(out, queueMedian{Mode: "queue", Addr: f.addr, Runs: f.runs,
+	return writeResult(out, queueMedian{mediansLine: mediansLine{Mode: "queue", Addr: f.addr, Runs: f.runs},
 		SubmitPerSec: Median(sub), ArrivalPerSec: Median(arr), ArrivalP50ms: Median(p50)})
 }
 
@@ -147,56 +155,23 @@ func queueRun(f queueFlags, s *sink, run int) (queueResult, error) {
 	var mu sync.Mutex
 	var submitLat []time.Duration
 	sent := make(map[string]time.Time, f.n)
-	errs := 0
-	var firstErr error
-	var wg sync.WaitGroup
-	for w := 0; w < f.c; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			var c *smtp.Client
-			defer func() {
-				if c != nil {
-					c.Quit()
-				}
-			}()
-			for i := w; i < f.n; i += f.c {
-				if time.Now().After(deadline) {
-					return
-				}
-				var err error
-				if c == nil {
-					if c, err = queueDial(f); err != nil {
-						mu.Lock()
-						errs++
-						firstErr = cmp(firstErr, err)
-						mu.Unlock()
-						c = nil
-						continue
-					}
-				}
-				id := fmt.Sprintf("%s-%d", tag, i)
-				rcpt := fmt.Sprintf("u%d@%s", i, benchDomain(i%f.domains))
-				t0 := time.Now()
-				mu.Lock()
-				sent[id] = t0
-				mu.Unlock()
-				err = queueSend(c, f.from, rcpt, benchBody(f.from, rcpt, id, f.size))
-				mu.Lock()
-				if err != nil {
-					errs++
-					firstErr = cmp(firstErr, err)
-					delete(sent, id)
-					c.Close()
-					c = nil
-				} else {
-					submitLat = append(submitLat, time.Since(t0))
-				}
-				mu.Unlock()
-			}
-		}(w)
-	}
-	wg.Wait()
+	errs, firstErr := sendEach(f, deadline, func(c *smtp.Client, i int) error {
+		id := fmt.Sprintf("%s-%d", tag, i)
+		rcpt := fmt.Sprintf("u%d@%s", i, benchDomain(i%f.domains))
+		t0 := time.Now()
+		mu.Lock()
+		sent[id] = t0
+		mu.Unlock()
+		err := queueSend(c, f.from, rcpt, benchBody(f.from, rcpt, id, f.size))
+		mu.Lock()
+		if err != nil {
+			delete(sent, id)
+		} else {
+			submitLat = append(submitLat, time.Since(t0))
+		}
+		mu.Unlock()
+		return err
+	})
 	submitted := time.Since(start)
 	if len(submitLat) == 0 {
 		return queueResult{}, fmt.Errorf("no message submitted: %v", firstErr)
@@ -216,74 +191,6 @@ func queueRun(f queueFlags, s *sink, run int) (queueResult, error) {
 		return r, fmt.Errorf("%d of %d submitted messages did not arrive before the timeout", len(submitLat)-len(arrLat), len(submitLat))
 	}
 	return r, nil
-}
-
-func cmp(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
-}
-
-// queueDial connects, optionally with TLS, and authenticates.
-func queueDial(f queueFlags) (*smtp.Client, error) {
-	host, _, _ := net.SplitHostPort(f.addr)
-	cfg := &tls.Config{ServerName: host, InsecureSkipVerify: f.insecure}
-	var c *smtp.Client
-	var err error
-	switch {
-	case f.tls:
-		c, err = smtp.DialTLS(f.addr, cfg)
-	case f.starttls:
-		c, err = smtp.DialStartTLS(f.addr, cfg)
-	default:
-		c, err = smtp.Dial(f.addr)
-	}
-	if err != nil {
-		return nil, err
-	}
-	c.CommandTimeout = time.Minute
-	if err := c.Hello("mailbench.localhost"); err != nil {
-		c.Close()
-		return nil, err
-	}
-	if f.user != "" {
-		if err := c.Auth(sasl.NewPlainClient("", f.user, f.pass)); err != nil {
-			c.Close()
-			return nil, err
-		}
-	}
-	return c, nil
-}
-
-func queueSend(c *smtp.Client, from, rcpt string, body []byte) error {
-	if err := c.Mail(from, nil); err != nil {
-		return err
-	}
-	if err := c.Rcpt(rcpt, nil); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(body); err != nil {
-		return err
-	}
-	return w.Close()
-}
-
-// benchBody is a message of about size bytes whose X-Mailbench-ID header
-// lets the sink match it to its submission.
-func benchBody(from, to, id string, size int) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: <%s>\r\nTo: <%s>\r\nSubject: mailbench %s\r\nMessage-ID: <%s@mailbench.localhost>\r\nX-Mailbench-ID: %s\r\nDate: %s\r\n\r\n",
-		from, to, id, id, id, time.Now().Format(time.RFC1123Z))
-	line := strings.Repeat("m", 76) + "\r\n"
-	for b.Len()+len(line) <= size {
-		b.WriteString(line)
-	}
-	return b.Bytes()
 }
 
 // sink is the loopback MX: it accepts every message and notes when each

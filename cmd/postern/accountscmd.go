@@ -74,117 +74,96 @@ func fail(env *cmdEnv, name string, err error) int {
 	return 1
 }
 
-func runUser(env *cmdEnv, args []string) int {
+// runAccounts is the part the user, alias and domain subcommands share:
+// it takes the verb, parses the common flags (and extra), opens the
+// accounts directory and runs do, which returns the exit status; an error
+// from do is reported under the subcommand's name with status 1.
+func runAccounts(env *cmdEnv, cmd, usage string, args []string, do func(d *accounts.Directory, verb, name string, pos []string) (int, error), extra ...func(*flag.FlagSet)) int {
 	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "usage: postern user add|del|passwd|list [-data DIR] [--password-stdin] [address]")
+		fmt.Fprintln(env.stderr, usage)
 		return 2
 	}
-	verb, name := args[0], "user "+args[0]
-	var pwStdin bool
-	d, pos, code := openAccounts(env, name, args[1:], func(fs *flag.FlagSet) {
-		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of stdin")
-	})
+	verb, name := args[0], cmd+" "+args[0]
+	d, pos, code := openAccounts(env, name, args[1:], extra...)
 	if code != 0 {
 		return code
 	}
 	defer d.Close()
-	if verb == "list" {
-		for _, u := range d.Users() {
-			fmt.Fprintln(env.stdout, u)
-		}
-		return 0
-	}
-	if len(pos) != 1 {
-		fmt.Fprintf(env.stderr, "postern %s: need exactly one address\n", name)
-		return 2
-	}
-	var err error
-	switch verb {
-	case "add", "passwd":
-		pw, perr := readPassword(env, pwStdin)
-		if perr != nil {
-			return fail(env, name, perr)
-		}
-		if verb == "add" {
-			err = d.AddUser(pos[0], pw)
-		} else {
-			err = d.SetPassword(pos[0], pw)
-		}
-	case "del":
-		err = d.DeleteUser(pos[0])
-	default:
-		fmt.Fprintf(env.stderr, "postern user: unknown verb %q\n", verb)
-		return 2
-	}
+	code, err := do(d, verb, name, pos)
 	if err != nil {
 		return fail(env, name, err)
 	}
-	return 0
+	return code
+}
+
+func runUser(env *cmdEnv, args []string) int {
+	var pwStdin bool
+	return runAccounts(env, "user", "usage: postern user add|del|passwd|list [-data DIR] [--password-stdin] [address]", args, func(d *accounts.Directory, verb, name string, pos []string) (int, error) {
+		if verb == "list" {
+			for _, u := range d.Users() {
+				fmt.Fprintln(env.stdout, u)
+			}
+			return 0, nil
+		}
+		if len(pos) != 1 {
+			fmt.Fprintf(env.stderr, "postern %s: need exactly one address\n", name)
+			return 2, nil
+		}
+		switch verb {
+		case "add", "passwd":
+			pw, err := readPassword(env, pwStdin)
+			if err != nil {
+				return 1, err
+			}
+			if verb == "add" {
+				return 0, d.AddUser(pos[0], pw)
+			}
+			return 0, d.SetPassword(pos[0], pw)
+		case "del":
+			return 0, d.DeleteUser(pos[0])
+		}
+		fmt.Fprintf(env.stderr, "postern user: unknown verb %q\n", verb)
+		return 2, nil
+	}, func(fs *flag.FlagSet) {
+		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of stdin")
+	})
 }
 
 func runAlias(env *cmdEnv, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "usage: postern alias add|del|list [-data DIR] alias [target...]")
-		return 2
-	}
-	verb, name := args[0], "alias "+args[0]
-	d, pos, code := openAccounts(env, name, args[1:])
-	if code != 0 {
-		return code
-	}
-	defer d.Close()
-	var err error
-	switch {
-	case verb == "list":
-		al := d.Aliases()
-		for _, a := range sortedKeys(al) {
-			fmt.Fprintf(env.stdout, "%s: %s\n", a, strings.Join(al[a], ", "))
+	return runAccounts(env, "alias", "usage: postern alias add|del|list [-data DIR] alias [target...]", args, func(d *accounts.Directory, verb, _ string, pos []string) (int, error) {
+		switch {
+		case verb == "list":
+			al := d.Aliases()
+			for _, a := range sortedKeys(al) {
+				fmt.Fprintf(env.stdout, "%s: %s\n", a, strings.Join(al[a], ", "))
+			}
+			return 0, nil
+		case verb == "add" && len(pos) >= 2:
+			return 0, d.AddAlias(pos[0], pos[1:])
+		case verb == "del" && len(pos) >= 1:
+			return 0, d.DeleteAlias(pos[0], pos[1:]...)
 		}
-		return 0
-	case verb == "add" && len(pos) >= 2:
-		err = d.AddAlias(pos[0], pos[1:])
-	case verb == "del" && len(pos) >= 1:
-		err = d.DeleteAlias(pos[0], pos[1:]...)
-	default:
 		fmt.Fprintf(env.stderr, "postern alias: bad verb or arguments %q\n", args)
-		return 2
-	}
-	if err != nil {
-		return fail(env, name, err)
-	}
-	return 0
+		return 2, nil
+	})
 }
 
 func runDomain(env *cmdEnv, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "usage: postern domain add|del|list [-data DIR] [domain]")
-		return 2
-	}
-	verb, name := args[0], "domain "+args[0]
-	d, pos, code := openAccounts(env, name, args[1:])
-	if code != 0 {
-		return code
-	}
-	defer d.Close()
-	var err error
-	switch {
-	case verb == "list":
-		for _, x := range d.Domains() {
-			fmt.Fprintln(env.stdout, x)
+	return runAccounts(env, "domain", "usage: postern domain add|del|list [-data DIR] [domain]", args, func(d *accounts.Directory, verb, _ string, pos []string) (int, error) {
+		switch {
+		case verb == "list":
+			for _, x := range d.Domains() {
+				fmt.Fprintln(env.stdout, x)
+			}
+			return 0, nil
+		case verb == "add" && len(pos) == 1:
+			return 0, d.AddDomain(pos[0])
+		case verb == "del" && len(pos) == 1:
+			return 0, d.DeleteDomain(pos[0])
 		}
-		return 0
-	case verb == "add" && len(pos) == 1:
-		err = d.AddDomain(pos[0])
-	case verb == "del" && len(pos) == 1:
-		err = d.DeleteDomain(pos[0])
-	default:
 		fmt.Fprintf(env.stderr, "postern domain: bad verb or arguments %q\n", args)
-		return 2
-	}
-	if err != nil {
-		return fail(env, name, err)
-	}
-	return 0
+		return 2, nil
+	})
 }
 
 func sortedKeys(m map[string][]string) []string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,13 +19,11 @@ import (
 // directory exists, parses the accounts files. Nothing is started and
 // nothing is written. Exit status 0 means ready to serve.
 func runCheck(env *cmdEnv, args []string) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	path := fs.String("config", defaultConfigPath, "configuration file (TOML)")
-	if err := fs.Parse(args); err != nil {
+	_, path, ok := parseConfigFlag(env, "check", args)
+	if !ok {
 		return 2
 	}
-	cfg, warns, err := readConfig(*path)
+	cfg, warns, err := readConfig(path)
 	for _, w := range warns {
 		fmt.Fprintln(env.stderr, w.String())
 	}
@@ -35,7 +32,7 @@ func runCheck(env *cmdEnv, args []string) int {
 			for _, p := range probs {
 				fmt.Fprintln(env.stderr, p.String())
 			}
-			fmt.Fprintf(env.stderr, "%d problem(s) in %s\n", len(probs), *path)
+			fmt.Fprintf(env.stderr, "%d problem(s) in %s\n", len(probs), path)
 		} else {
 			fmt.Fprintf(env.stderr, "postern check: %v\n", err)
 		}
@@ -44,11 +41,11 @@ func runCheck(env *cmdEnv, args []string) int {
 	if os.Geteuid() == 0 {
 		// serve would drop to this user: make sure it can.
 		if cfg.User == "" {
-			fmt.Fprintf(env.stderr, "%s: user: empty, and started as root Postern refuses to run the mail store as root\n", *path)
+			fmt.Fprintf(env.stderr, "%s: user: empty, and started as root Postern refuses to run the mail store as root\n", path)
 			return 1
 		}
 		if u, err := user.Lookup(cfg.User); err != nil || u.Uid == "0" {
-			fmt.Fprintf(env.stderr, "%s: user: %q is not an unprivileged account on this machine (%v)\n", *path, cfg.User, err)
+			fmt.Fprintf(env.stderr, "%s: user: %q is not an unprivileged account on this machine (%v)\n", path, cfg.User, err)
 			return 1
 		}
 	}
@@ -74,7 +71,7 @@ func runCheck(env *cmdEnv, args []string) int {
 	} else {
 		fmt.Fprintf(env.stdout, "%s: not created yet (created on first start)\n", accDir)
 	}
-	fmt.Fprintf(env.stdout, "%s: OK\n", *path)
+	fmt.Fprintf(env.stdout, "%s: OK\n", path)
 	return 0
 }
 

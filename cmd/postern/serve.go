@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,17 +15,15 @@ import (
 // and cut off), exitWatchdog when even the stop's grace ran out. A second
 // SIGTERM or SIGINT during the stop ends the process at once.
 func runServe(env *cmdEnv, args []string) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(env.stderr)
-	path := fs.String("config", defaultConfigPath, "configuration file (TOML)")
-	if err := fs.Parse(args); err != nil {
+	fs, path, ok := parseConfigFlag(env, "serve", args)
+	if !ok {
 		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.stderr, "postern serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg, warns, err := readConfig(*path)
+	cfg, warns, err := readConfig(path)
 	for _, w := range warns {
 		fmt.Fprintf(env.stderr, "postern serve: %s\n", w)
 	}
@@ -40,7 +37,7 @@ func runServe(env *cmdEnv, args []string) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	p := newProcess(cfg, *path, env.stderr)
+	p := newProcess(cfg, path, env.stderr)
 	context.AfterFunc(ctx, stop) // the next signal has its default effect
 	armWatchdog(ctx, cfg.ShutdownTimeout, p.log, os.Exit)
 	if err := p.run(ctx, runOptions{hup: hup}); err != nil {
