@@ -156,8 +156,8 @@ func (c *conn) cmdNoop(args []string) error {
 }
 
 // cmdQuit ends the session. In TRANSACTION it first enters the UPDATE
-// state (RFC 1939 §6): the marked messages are removed durably and +OK
-// is sent only after that.
+// state (RFC 1939 §6): the marked messages are removed durably, the
+// maildrop lock released, and +OK is sent only after that.
 func (c *conn) cmdQuit(args []string) error {
 	c.quit = true
 	if c.state != stateTransaction {
@@ -166,6 +166,9 @@ func (c *conn) cmdQuit(args []string) error {
 	}
 	c.flushSeen()
 	removed, err := c.drop.update(nil)
+	// The maildrop is released before the reply, so a client that logs in
+	// again the moment it reads +OK does not find it still locked.
+	c.s.unlockUser(c.user, c)
 	if err != nil {
 		c.log.Error("update failed", "err", err)
 		return perr("SYS/TEMP", "Some deleted messages not removed")
