@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"postern/accounts"
+	"postern/accounts/testkit"
 	"postern/maildir/dovecottest"
 )
 
@@ -47,7 +48,7 @@ func imapLogin(t *testing.T, addr, user, pw string) bool {
 // a real Dovecot authenticates against, and a hash made by
 // `doveadm pw -s BLF-CRYPT` authenticates in Postern unchanged.
 func TestUsersFileWorksInDovecot(t *testing.T) {
-	doveadm := dovecottest.RequireTool(t, "doveadm", "/usr/bin/doveadm")
+	doveadm := testkit.RequireTool(t, "doveadm", "/usr/bin/doveadm")
 
 	// Dovecot's auth process runs unprivileged and must read the file,
 	// so the accounts directory lives outside t.TempDir's 0700 tree and

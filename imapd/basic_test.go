@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"postern/accounts/testkit"
+
 	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 )
@@ -22,7 +24,7 @@ func TestLoginOnlyUnderTLS(t *testing.T) {
 	if !caps.Has(imap.CapLoginDisabled) || !caps.Has(imap.CapStartTLS) {
 		t.Fatalf("plain caps %v: want LOGINDISABLED and STARTTLS", caps)
 	}
-	if err := c.Login(annaUser, annaPass).Wait(); err == nil {
+	if err := c.Login(testkit.AnnaUser, testkit.AnnaPass).Wait(); err == nil {
 		t.Fatal("LOGIN over plain text succeeded")
 	}
 
@@ -31,10 +33,10 @@ func TestLoginOnlyUnderTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Login(annaUser, "wrong").Wait(); err == nil {
+	if err := s.Login(testkit.AnnaUser, "wrong").Wait(); err == nil {
 		t.Fatal("wrong password accepted")
 	}
-	if err := s.Login(annaUser, annaPass).Wait(); err != nil {
+	if err := s.Login(testkit.AnnaUser, testkit.AnnaPass).Wait(); err != nil {
 		t.Fatalf("LOGIN after STARTTLS: %v", err)
 	}
 	caps, err = s.Capability().Wait()
@@ -52,15 +54,15 @@ func TestLoginOnlyUnderTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if err := a.Authenticate(plainClient(annaUser, annaPass)); err != nil {
+	if err := a.Authenticate(plainClient(testkit.AnnaUser, testkit.AnnaPass)); err != nil {
 		t.Fatalf("AUTHENTICATE PLAIN: %v", err)
 	}
 }
 
 func TestListSelectFetch(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("one", "first body"), msg("two", "second body"))
-	c := e.login(annaUser, annaPass, nil)
+	e.put(testkit.AnnaUser, "INBOX", msg("one", "first body"), msg("two", "second body"))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass, nil)
 
 	list, err := c.List("", "*", &imap.ListOptions{ReturnStatus: &imap.StatusOptions{NumMessages: true, Size: true}}).Collect()
 	if err != nil {

@@ -1,12 +1,9 @@
 package imapd
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +11,7 @@ import (
 	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"postern/accounts/testkit"
 	"postern/maildir/dovecottest"
 )
 
@@ -25,7 +23,7 @@ const benchMessages = 10_000
 func newBenchEnv(b *testing.B) *testEnv {
 	b.Helper()
 	e := newEnv(b, Config{})
-	f := e.folder(annaUser, "INBOX")
+	f := e.folder(testkit.AnnaUser, "INBOX")
 	writeBenchMessages(b, filepath.Join(e.dir, "mail", "example.org", "anna", "new"))
 	if err := f.Rescan(); err != nil {
 		b.Fatal(err)
@@ -63,12 +61,12 @@ func BenchmarkFetch10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Login(annaUser, annaPass).Wait(); err != nil {
+	if err := c.Login(testkit.AnnaUser, testkit.AnnaPass).Wait(); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("postern", func(b *testing.B) { benchSteps(b, fetchSteps(c)) })
 
-	f := e.folder(annaUser, "INBOX")
+	f := e.folder(testkit.AnnaUser, "INBOX")
 	b.Run("maildir/messages", func(b *testing.B) {
 		for b.Loop() {
 			msgs, _, err := f.Messages()
@@ -92,28 +90,22 @@ func BenchmarkFetch10k(b *testing.B) {
 	})
 
 	b.Run("dovecot", func(b *testing.B) {
-		if _, err := exec.LookPath("dovecot"); err != nil && os.Getenv("POSTERN_REQUIRE_TOOLS") != "1" {
-			b.Skip("dovecot not installed")
-		}
+		testkit.RequireTool(b, "dovecot", "/usr/sbin/dovecot")
 		d := dovecottest.Start(b, dovecottest.Options{TLS: true})
-		newDir := filepath.Join(d.Maildir(annaUser), "new")
+		newDir := filepath.Join(d.Maildir(testkit.AnnaUser), "new")
 		for _, sub := range []string{"new", "cur", "tmp"} {
-			os.MkdirAll(filepath.Join(d.Maildir(annaUser), sub), 0o700)
+			os.MkdirAll(filepath.Join(d.Maildir(testkit.AnnaUser), sub), 0o700)
 		}
 		writeBenchMessages(b, newDir)
 		d.Chown()
-		pem, err := os.ReadFile(d.CertFile)
-		if err != nil {
-			b.Fatal(err)
-		}
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(pem)
-		dc, err := imapclient.DialStartTLS(d.IMAPAddr, &imapclient.Options{TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}})
+		dcTLS := testkit.ClientTLS() // Dovecot presents the kit's certificate
+		dcTLS.ServerName = "127.0.0.1"
+		dc, err := imapclient.DialStartTLS(d.IMAPAddr, &imapclient.Options{TLSConfig: dcTLS})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer dc.Close()
-		if err := dc.Login(annaUser, d.Password).Wait(); err != nil {
+		if err := dc.Login(testkit.AnnaUser, d.Password).Wait(); err != nil {
 			b.Fatal(err)
 		}
 		steps := fetchSteps(dc)

@@ -8,14 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"postern/accounts/testkit"
+
 	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 func TestStoreCopyExpungeAppend(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("a", "1"), msg("b", "2"), msg("c", "3"))
-	c := e.login(annaUser, annaPass, nil)
+	e.put(testkit.AnnaUser, "INBOX", msg("a", "1"), msg("b", "2"), msg("c", "3"))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass, nil)
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +31,7 @@ func TestStoreCopyExpungeAppend(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Fatalf("STORE .SILENT: %v, %d responses", err, len(got))
 	}
-	fl := e.folder(annaUser, "INBOX")
+	fl := e.folder(testkit.AnnaUser, "INBOX")
 	msgs, _, _ := fl.Messages()
 	if !slices.Contains(msgs[1].Flags, `\Deleted`) {
 		t.Fatalf("store not persisted: %+v", msgs[1])
@@ -68,7 +70,7 @@ func TestStoreCopyExpungeAppend(t *testing.T) {
 	if err != nil || ad.UID != 3 || ad.UIDValidity == 0 {
 		t.Fatalf("APPENDUID: %v %+v", err, ad)
 	}
-	arch := e.folder(annaUser, "Archive")
+	arch := e.folder(testkit.AnnaUser, "Archive")
 	am, _, _ := arch.Messages()
 	last := am[len(am)-1]
 	if !last.Date.Equal(date) || !slices.Contains(last.Flags, `\Draft`) || !slices.Contains(last.Flags, `\Seen`) {
@@ -87,9 +89,9 @@ func TestStoreCopyExpungeAppend(t *testing.T) {
 // in-memory example).
 func TestMoveOneOfTwo(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("a", "1"), msg("b", "2"))
+	e.put(testkit.AnnaUser, "INBOX", msg("a", "1"), msg("b", "2"))
 	var expunges []uint32
-	c := e.login(annaUser, annaPass, &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass, &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 		Expunge: func(seq uint32) { expunges = append(expunges, seq) },
 	}})
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
@@ -120,8 +122,8 @@ func TestMoveOneOfTwo(t *testing.T) {
 
 func TestMailboxCommands(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("a", "1"))
-	c := e.login(annaUser, annaPass, nil)
+	e.put(testkit.AnnaUser, "INBOX", msg("a", "1"))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass, nil)
 
 	if err := c.Create("Projects/Blue", nil).Wait(); err != nil {
 		t.Fatal(err)
@@ -201,8 +203,8 @@ func TestMailboxCommands(t *testing.T) {
 
 func TestSearchCommand(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("hello world", "apples"), msg("other", "bananas"), msg("third", "apples again"))
-	c := e.login(annaUser, annaPass, nil)
+	e.put(testkit.AnnaUser, "INBOX", msg("hello world", "apples"), msg("other", "bananas"), msg("third", "apples again"))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass, nil)
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +221,7 @@ func TestSearchCommand(t *testing.T) {
 	}
 	// SEARCHRES (imapclient cannot send SAVE): save, then FETCH $.
 	r := e.raw(t)
-	r.login(annaUser, annaPass)
+	r.login(testkit.AnnaUser, testkit.AnnaPass)
 	r.cmd("a1 SELECT INBOX")
 	r.cmd("a2 SEARCH RETURN (SAVE) SUBJECT third")
 	if out := r.cmd("a3 FETCH $ (UID)"); !strings.Contains(out, "* 3 FETCH (UID 3)") || strings.Contains(out, "* 1 FETCH") {
@@ -232,14 +234,14 @@ func TestSearchCommand(t *testing.T) {
 func TestModifiedUTF7Names(t *testing.T) {
 	e := newEnv(t, Config{})
 	r := e.raw(t)
-	r.login(annaUser, annaPass)
+	r.login(testkit.AnnaUser, testkit.AnnaPass)
 	if out := r.cmd(`u1 CREATE "&AMQ-rger/Stra&AN8-e"`); !strings.Contains(out, "u1 OK") {
 		t.Fatalf("CREATE: %s", out)
 	}
 	if out := r.cmd(`u2 LIST "" "*"`); !strings.Contains(out, `"&AMQ-rger/Stra&AN8-e"`) {
 		t.Fatalf("LIST: %s", out)
 	}
-	a, err := e.store.Account(annaUser)
+	a, err := e.store.Account(testkit.AnnaUser)
 	if err != nil {
 		t.Fatal(err)
 	}

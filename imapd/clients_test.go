@@ -9,21 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// tool returns the path of a third-party program. Missing programs skip
-// the test, or fail it when POSTERN_REQUIRE_TOOLS=1 (CI installs them).
-func tool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("POSTERN_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s is required (POSTERN_REQUIRE_TOOLS=1): %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+	"postern/accounts/testkit"
+)
 
 // run runs a program with a timeout and returns its combined output.
 func run(t *testing.T, dir string, name string, args ...string) string {
@@ -80,13 +68,13 @@ print("OK")
 
 // TestPythonImaplib drives a whole session with Python's imaplib.
 func TestPythonImaplib(t *testing.T) {
-	py := tool(t, "python3")
+	py := testkit.RequireTool(t, "python3")
 	e := newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("first", "body"))
+	e.put(testkit.AnnaUser, "INBOX", msg("first", "body"))
 	script := filepath.Join(e.dir, "session.py")
 	os.WriteFile(script, []byte(imaplibScript), 0o600)
 	host, port := splitAddr(t, e.tlsAddr)
-	out := run(t, e.dir, py, script, host, port, e.caFile, annaUser, annaPass)
+	out := run(t, e.dir, py, script, host, port, e.caFile, testkit.AnnaUser, testkit.AnnaPass)
 	if !strings.HasSuffix(strings.TrimSpace(out), "OK") {
 		t.Fatalf("imaplib: %s", out)
 	}
@@ -94,14 +82,14 @@ func TestPythonImaplib(t *testing.T) {
 
 // TestCurl lists, fetches and appends with curl over IMAPS and STARTTLS.
 func TestCurl(t *testing.T) {
-	curl := tool(t, "curl")
+	curl := testkit.RequireTool(t, "curl")
 	e := newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("curl one", "fetched by curl"))
-	if err := e.folder(annaUser, "INBOX").UIDValidity(); err == 0 {
+	e.put(testkit.AnnaUser, "INBOX", msg("curl one", "fetched by curl"))
+	if err := e.folder(testkit.AnnaUser, "INBOX").UIDValidity(); err == 0 {
 		t.Fatal("no UIDVALIDITY")
 	}
 	base := "imaps://" + e.tlsAddr
-	common := []string{"-sS", "--cacert", e.caFile, "-u", annaUser + ":" + annaPass, "--max-time", "20"}
+	common := []string{"-sS", "--cacert", e.caFile, "-u", testkit.AnnaUser + ":" + testkit.AnnaPass, "--max-time", "20"}
 
 	out := run(t, e.dir, curl, append(common, base+"/")...)
 	if !strings.Contains(out, "INBOX") || !strings.Contains(out, "Trash") && !strings.Contains(out, "Sent") {
@@ -115,7 +103,7 @@ func TestCurl(t *testing.T) {
 	up := msg("uploaded by curl", "appended")
 	os.WriteFile(file, []byte(up), 0o600)
 	run(t, e.dir, curl, append(common, "-T", file, base+"/INBOX")...)
-	msgs, _, err := e.folder(annaUser, "INBOX").Messages()
+	msgs, _, err := e.folder(testkit.AnnaUser, "INBOX").Messages()
 	if err != nil || len(msgs) != 2 || msgs[1].Size != int64(len(up)) {
 		t.Fatalf("after curl APPEND: %v %+v", err, msgs)
 	}
@@ -130,10 +118,10 @@ func TestCurl(t *testing.T) {
 // local changes (flags, a deletion, a new folder with a message) back, and
 // a third run that has nothing to do.
 func TestMbsync(t *testing.T) {
-	mbsync := tool(t, "mbsync")
+	mbsync := testkit.RequireTool(t, "mbsync")
 	e := newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("m1", "one"), msg("m2", "two"), msg("m3", "three"))
-	e.put(annaUser, "Archive", msg("old", "archived"))
+	e.put(testkit.AnnaUser, "INBOX", msg("m1", "one"), msg("m2", "two"), msg("m3", "three"))
+	e.put(testkit.AnnaUser, "Archive", msg("old", "archived"))
 	local := filepath.Join(e.dir, "local")
 	os.MkdirAll(local, 0o700)
 	_, port := splitAddr(t, e.tlsAddr)
@@ -161,7 +149,7 @@ Create Both
 Remove Both
 Expunge Both
 SyncState *
-`, "localhost", port, annaUser, annaPass, e.caFile, local, local)
+`, "localhost", port, testkit.AnnaUser, testkit.AnnaPass, e.caFile, local, local)
 	rcFile := filepath.Join(e.dir, "mbsyncrc")
 	os.WriteFile(rcFile, []byte(rc), 0o600)
 	sync := func() string { return run(t, e.dir, mbsync, "-c", rcFile, "-a") }
@@ -194,10 +182,10 @@ SyncState *
 	}
 	os.WriteFile(filepath.Join(local, "Projects", "new", "1700000000.local1.host"), []byte(msg("local new", "from mbsync")), 0o600)
 	// A server-side change at the same time.
-	e.put(annaUser, "INBOX", msg("m4", "four"))
+	e.put(testkit.AnnaUser, "INBOX", msg("m4", "four"))
 	sync()
 
-	inbox := e.folder(annaUser, "INBOX")
+	inbox := e.folder(testkit.AnnaUser, "INBOX")
 	msgs, _, _ := inbox.Messages()
 	var flagged, total int
 	for _, m := range msgs {
@@ -209,7 +197,7 @@ SyncState *
 	if total != 3 || flagged != 1 {
 		t.Fatalf("server INBOX after upload sync: %d messages, %d flagged+seen; want 3, 1: %+v", total, flagged, msgs)
 	}
-	pm, _, err := e.folder(annaUser, "Projects").Messages()
+	pm, _, err := e.folder(testkit.AnnaUser, "Projects").Messages()
 	if err != nil || len(pm) != 1 {
 		t.Fatalf("server Projects: %v %+v", err, pm)
 	}

@@ -2,23 +2,10 @@ package imapd
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"errors"
-	"log/slog"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,55 +13,9 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"postern/accounts"
+	"postern/accounts/testkit"
 	"postern/maildir"
 )
-
-// Test users and their passwords.
-const (
-	annaUser = "anna@example.org"
-	annaPass = "anna-secret-1"
-	bobUser  = "bob@example.org"
-	bobPass  = "bob-secret-22"
-)
-
-// hashes caches the bcrypt hashes of the test passwords; computed once.
-var hashes = sync.OnceValue(func() map[string]string {
-	m := map[string]string{}
-	for u, p := range map[string]string{annaUser: annaPass, bobUser: bobPass} {
-		h, err := accounts.HashPassword(p, accounts.DefaultBcryptCost)
-		if err != nil {
-			panic(err)
-		}
-		m[u] = h
-	}
-	return m
-})
-
-// testCert is a self-signed certificate for 127.0.0.1/localhost, shared
-// by all tests (generated once, read-only afterwards).
-var testCert = sync.OnceValues(func() (tls.Certificate, []byte) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		panic(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-})
 
 // testEnv is a running IMAP server over a fresh store and accounts
 // directory, listening on 127.0.0.1 for plain (143-style, STARTTLS) and
@@ -89,7 +30,7 @@ type testEnv struct {
 	tlsAddr  string
 	caFile   string
 	clientTC *tls.Config
-	logs     *syncBuffer
+	logs     *testkit.SyncBuffer
 }
 
 // newEnv starts a server with cfg and the users anna and bob.
@@ -97,16 +38,9 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	acctDir := filepath.Join(dir, "accounts")
-	if err := os.MkdirAll(acctDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	h := hashes()
-	users := annaUser + ":" + h[annaUser] + "::::::\n" + bobUser + ":" + h[bobUser] + "::::::\n"
-	if err := os.WriteFile(filepath.Join(acctDir, accounts.UsersFile), []byte(users), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	testkit.WritePasswd(t, filepath.Join(acctDir, accounts.UsersFile), testkit.Passwd())
+	logs := &testkit.SyncBuffer{}
+	logger := testkit.DebugLogger(logs)
 	accts, err := accounts.Open(acctDir, accounts.Options{Domains: []string{"example.org"}, ReloadInterval: -1, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -118,50 +52,26 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 	}
 	t.Cleanup(func() { store.Close() })
 
-	cert, certPEM := testCert()
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
+	caFile, _ := testkit.WriteCert(t, dir)
 
 	srv := New(Options{
 		Store:     store,
 		Accounts:  accts,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig: testkit.ServerTLS(),
 		Hostname:  "imap.example.org",
 		Logger:    logger,
 		Config:    cfg,
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 2)
-	go func() { served <- srv.Serve(ln) }()
-	go func() { served <- srv.ServeTLS(tln) }()
-	t.Cleanup(func() {
+	serving := testkit.NewServing(t, ErrServerClosed, logs, func() {
 		if err := srv.Shutdown(shutdownCtx(t)); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		for range 2 {
-			if err := <-served; !errors.Is(err, ErrServerClosed) {
-				t.Errorf("Serve returned %v, want ErrServerClosed", err)
-			}
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
 	})
+	addr, tlsAddr := serving.Serve(srv.Serve), serving.Serve(srv.ServeTLS)
 	return &testEnv{
 		t: t, dir: dir, store: store, accts: accts, srv: srv,
-		addr: ln.Addr().String(), tlsAddr: tln.Addr().String(), caFile: caFile,
-		clientTC: &tls.Config{RootCAs: pool, ServerName: "localhost"},
+		addr: addr, tlsAddr: tlsAddr, caFile: caFile,
+		clientTC: testkit.ClientTLS(),
 		logs:     logs,
 	}
 }
@@ -219,24 +129,6 @@ func msg(subject, body string) string {
 	return "From: Carol <carol@example.net>\r\nTo: anna@example.org\r\nSubject: " + subject +
 		"\r\nDate: Sun, 01 Mar 2026 12:00:00 +0000\r\nMessage-ID: <" + strings.ReplaceAll(subject, " ", ".") +
 		"@example.net>\r\n\r\n" + body + "\r\n"
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // plainClient is a SASL PLAIN client for AUTHENTICATE.

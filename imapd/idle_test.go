@@ -13,6 +13,7 @@ import (
 	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"postern/accounts/testkit"
 	"postern/maildir"
 )
 
@@ -52,13 +53,13 @@ func wait[T any](t *testing.T, ch chan T, what string, within time.Duration) T {
 // by another session, and a file written by another program.
 func TestIdleUpdates(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("a", "1"), msg("b", "2"))
+	e.put(testkit.AnnaUser, "INBOX", msg("a", "1"), msg("b", "2"))
 	u, opts := newUpdates()
-	a := e.login(annaUser, annaPass, opts)
+	a := e.login(testkit.AnnaUser, testkit.AnnaPass, opts)
 	if _, err := a.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	b := e.login(annaUser, annaPass, nil)
+	b := e.login(testkit.AnnaUser, testkit.AnnaPass, nil)
 	if _, err := b.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestIdleUpdates(t *testing.T) {
 		t.Fatalf("EXISTS %d after APPEND, want 3", n)
 	}
 
-	errs, err := e.store.Deliver(context.Background(), strings.NewReader(msg("d", "4")), []maildir.Target{{User: annaUser}})
+	errs, err := e.store.Deliver(context.Background(), strings.NewReader(msg("d", "4")), []maildir.Target{{User: testkit.AnnaUser}})
 	if err != nil || errs[0] != nil {
 		t.Fatalf("Deliver: %v %v", err, errs)
 	}
@@ -107,7 +108,7 @@ func TestIdleUpdates(t *testing.T) {
 	}
 
 	// A deletion by POP3 goes through the store with no IMAP source.
-	if _, err := e.folder(annaUser, "INBOX").Expunge([]uint32{3}, nil); err != nil {
+	if _, err := e.folder(testkit.AnnaUser, "INBOX").Expunge([]uint32{3}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if seq := wait(t, u.expunge, "EXPUNGE after a store-level (POP3) deletion", time.Second); seq != 2 {
@@ -140,10 +141,10 @@ func TestIdleUpdates(t *testing.T) {
 // numbers stay right.
 func TestMoveSeenFromBothSides(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("a", "1"), msg("b", "2"), msg("c", "3"))
+	e.put(testkit.AnnaUser, "INBOX", msg("a", "1"), msg("b", "2"), msg("c", "3"))
 	u, opts := newUpdates()
-	a := e.login(annaUser, annaPass, opts)
-	b := e.login(annaUser, annaPass, nil)
+	a := e.login(testkit.AnnaUser, testkit.AnnaPass, opts)
+	b := e.login(testkit.AnnaUser, testkit.AnnaPass, nil)
 	for _, c := range []*imapclient.Client{a, b} {
 		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 			t.Fatal(err)
@@ -178,7 +179,7 @@ func TestMoveSeenFromBothSides(t *testing.T) {
 func TestIdleKeepalive(t *testing.T) {
 	e := newEnv(t, Config{IdleKeepalive: 150 * time.Millisecond})
 	r := e.raw(t)
-	r.login(annaUser, annaPass)
+	r.login(testkit.AnnaUser, testkit.AnnaPass)
 	r.cmd("a1 SELECT INBOX")
 	r.send("a2 IDLE")
 	if l := r.line(); !strings.HasPrefix(l, "+ ") {
@@ -199,7 +200,7 @@ func TestIdleKeepalive(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	e := newEnv(t, Config{CommandTimeout: 700 * time.Millisecond, MaxConnectionsPerUserIP: 2})
 	r := e.raw(t)
-	r.login(annaUser, annaPass)
+	r.login(testkit.AnnaUser, testkit.AnnaPass)
 	// A literal over 4096 bytes outside APPEND.
 	if out := r.cmd("b1 SELECT {100000}"); !strings.Contains(out, "b1 NO") && !strings.Contains(out, "b1 BAD") {
 		t.Fatalf("huge literal: %s", out)
@@ -215,13 +216,13 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("FETCH without SELECT: %s", out)
 	}
 	// Per-user-per-address limit: r and one more, the third is refused.
-	e.login(annaUser, annaPass, nil)
+	e.login(testkit.AnnaUser, testkit.AnnaPass, nil)
 	c, err := imapclient.DialTLS(e.tlsAddr, &imapclient.Options{TLSConfig: e.clientTC})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Login(annaUser, annaPass).Wait(); err == nil || !strings.Contains(err.Error(), "LIMIT") {
+	if err := c.Login(testkit.AnnaUser, testkit.AnnaPass).Wait(); err == nil || !strings.Contains(err.Error(), "LIMIT") {
 		t.Fatalf("third login: %v", err)
 	}
 
@@ -249,13 +250,13 @@ func TestBadInput(t *testing.T) {
 // mid-literal, mid-command) leave no goroutine behind.
 func TestNoGoroutineLeak(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("a", "1"))
+	e.put(testkit.AnnaUser, "INBOX", msg("a", "1"))
 	r := e.raw(t)
-	r.login(annaUser, annaPass) // warm up TLS and bcrypt caches
+	r.login(testkit.AnnaUser, testkit.AnnaPass) // warm up TLS and bcrypt caches
 	before := runtime.NumGoroutine()
 	for i := range 12 {
 		r := e.raw(t)
-		r.login(annaUser, annaPass)
+		r.login(testkit.AnnaUser, testkit.AnnaPass)
 		r.cmd("x1 SELECT INBOX")
 		switch i % 3 {
 		case 0:

@@ -3,6 +3,8 @@ package imapd
 import (
 	"testing"
 	"time"
+
+	"postern/accounts/testkit"
 )
 
 // waitFor polls cond for up to five seconds.
@@ -38,9 +40,9 @@ func TestMailboxLingers(t *testing.T) {
 		}
 	})
 	e = newEnv(t, Config{})
-	e.put(annaUser, "INBOX", msg("one", "1"), msg("two", "2"))
+	e.put(testkit.AnnaUser, "INBOX", msg("one", "1"), msg("two", "2"))
 	selectAndLogout := func() uint32 {
-		c := e.login(annaUser, annaPass, nil)
+		c := e.login(testkit.AnnaUser, testkit.AnnaPass, nil)
 		sel, err := c.Select("INBOX", nil).Wait()
 		if err != nil {
 			t.Fatal(err)
@@ -55,22 +57,22 @@ func TestMailboxLingers(t *testing.T) {
 		t.Fatalf("first SELECT: %d messages", n)
 	}
 	waitFor(t, func() bool {
-		m := e.mailboxOf(annaUser, "INBOX")
+		m := e.mailboxOf(testkit.AnnaUser, "INBOX")
 		e.srv.mu.Lock()
 		defer e.srv.mu.Unlock()
 		return m != nil && m.refs == 0 && m.linger != nil
 	})
-	first := e.mailboxOf(annaUser, "INBOX")
+	first := e.mailboxOf(testkit.AnnaUser, "INBOX")
 	// Delivered while no session has INBOX selected.
-	e.put(annaUser, "INBOX", msg("three", "3"))
+	e.put(testkit.AnnaUser, "INBOX", msg("three", "3"))
 	if n := selectAndLogout(); n != 3 {
 		t.Fatalf("SELECT after a delivery to the lingering view: %d messages", n)
 	}
-	if m := e.mailboxOf(annaUser, "INBOX"); m != first {
+	if m := e.mailboxOf(testkit.AnnaUser, "INBOX"); m != first {
 		t.Fatal("the lingering view was not reused")
 	}
 	// A session selecting it again stops the timer; leaving restarts it.
-	c := e.login(annaUser, annaPass, nil)
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass, nil)
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}

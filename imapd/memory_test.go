@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postern/accounts/testkit"
 )
 
 // idleClientsScript opens n TLS connections that log in, select INBOX and
@@ -42,16 +44,16 @@ sys.stdin.read()
 // plus goroutine stacks) per TLS connection sitting in IDLE with INBOX
 // selected. The clients live in a Python process.
 func BenchmarkIdleConnMemory(b *testing.B) {
-	py := tool(b, "python3")
+	py := testkit.RequireTool(b, "python3")
 	const n = 200
 	e := newEnv(b, Config{MaxConnectionsPerUserIP: n + 10})
-	e.put(annaUser, "INBOX", msg("a", "1"))
+	e.put(testkit.AnnaUser, "INBOX", msg("a", "1"))
 	script := filepath.Join(e.dir, "idle.py")
 	os.WriteFile(script, []byte(idleClientsScript), 0o600)
 	host, port := splitAddr(b, e.tlsAddr)
 	for b.Loop() {
 		before := inUse()
-		cmd := exec.Command(py, script, host, port, e.caFile, annaUser, annaPass, fmt.Sprint(n))
+		cmd := exec.Command(py, script, host, port, e.caFile, testkit.AnnaUser, testkit.AnnaPass, fmt.Sprint(n))
 		stdin, _ := cmd.StdinPipe()
 		out, _ := cmd.StdoutPipe()
 		cmd.Stderr = os.Stderr

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/smtp"
 	"runtime"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	imap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"postern/accounts/testkit"
 	"postern/pop3d"
 	"postern/smtpd"
 )
@@ -42,27 +42,26 @@ const (
 // does).
 func TestSelectAgainstWritersNoHang(t *testing.T) {
 	e := newEnv(t, Config{})
-	cert, _ := testCert()
-	srvTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	srvTLS := testkit.ServerTLS()
 
 	mx := smtpd.NewMX(smtpd.Options{Store: e.store, Accounts: e.accts, Hostname: "mx.example.org", Logger: discardLogger()})
-	mxLn := listen(t)
+	mxLn := testkit.Listen(t)
 	go mx.Serve(mxLn)
 	t.Cleanup(func() { mx.Shutdown(shutdownCtx(t)) })
 
 	pop := pop3d.New(pop3d.Options{Store: e.store, Accounts: e.accts, TLSConfig: srvTLS, Hostname: "pop.example.org", Logger: discardLogger()})
-	popLn := listen(t)
+	popLn := testkit.Listen(t)
 	go pop.ServeTLS(popLn)
 	t.Cleanup(func() { pop.Shutdown(shutdownCtx(t)) })
 
 	archive := "Work"
-	c0 := e.login(annaUser, annaPass, nil)
+	c0 := e.login(testkit.AnnaUser, testkit.AnnaPass, nil)
 	if err := c0.Create(archive, nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	c0.Logout()
 	for i := range 40 {
-		e.put(annaUser, "INBOX", msg(fmt.Sprintf("seed %d", i), "x"))
+		e.put(testkit.AnnaUser, "INBOX", msg(fmt.Sprintf("seed %d", i), "x"))
 	}
 
 	w := &watchdog{t: t, stop: make(chan struct{})}
@@ -95,7 +94,7 @@ func TestSelectAgainstWritersNoHang(t *testing.T) {
 			if c, err = imapclient.DialTLS(e.tlsAddr, &imapclient.Options{TLSConfig: e.clientTC}); err != nil {
 				return err
 			}
-			return c.Login(annaUser, annaPass).Wait()
+			return c.Login(testkit.AnnaUser, testkit.AnnaPass).Wait()
 		})
 		if err == nil {
 			err = do("SELECT "+mbox, func() error { _, err := c.Select(mbox, nil).Wait(); return err })
@@ -253,7 +252,7 @@ func TestSelectAgainstWritersNoHang(t *testing.T) {
 	// SMTP deliveries to the same INBOX.
 	run("smtp", func(do func(string, func() error) error) error {
 		return do("SMTP", func() error {
-			return smtp.SendMail(mxLn.Addr().String(), nil, "carol@example.net", []string{annaUser},
+			return smtp.SendMail(mxLn.Addr().String(), nil, "carol@example.net", []string{testkit.AnnaUser},
 				[]byte(msg("delivered", "by smtp")))
 		})
 	})
@@ -432,10 +431,10 @@ func popRound(addr string, tc *tls.Config) error {
 	if _, err := read(); err != nil {
 		return err
 	}
-	if _, err := cmd("USER " + annaUser); err != nil {
+	if _, err := cmd("USER " + testkit.AnnaUser); err != nil {
 		return err
 	}
-	if _, err := cmd("PASS " + annaPass); err != nil {
+	if _, err := cmd("PASS " + testkit.AnnaPass); err != nil {
 		return err
 	}
 	stat, err := cmd("STAT")
@@ -464,17 +463,6 @@ func popRound(addr string, tc *tls.Config) error {
 	}
 	_, err = cmd("QUIT")
 	return err
-}
-
-// listen opens a loopback listener closed at the end of the test.
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln
 }
 
 // discardLogger drops the other servers' logs.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"postern/accounts/testkit"
 	"postern/maildir"
 )
 
@@ -13,8 +14,8 @@ import (
 // and delivered (the first-unseen search resumes from what it knew).
 func TestSelectFirstUnseen(t *testing.T) {
 	e := newEnv(t, Config{})
-	uids := e.put(annaUser, "INBOX", msg("m1", "1"), msg("m2", "2"), msg("m3", "3"), msg("m4", "4"), msg("m5", "5"))
-	f := e.folder(annaUser, "INBOX")
+	uids := e.put(testkit.AnnaUser, "INBOX", msg("m1", "1"), msg("m2", "2"), msg("m3", "3"), msg("m4", "4"), msg("m5", "5"))
+	f := e.folder(testkit.AnnaUser, "INBOX")
 	setSeen := func(on bool, us ...uint32) {
 		t.Helper()
 		op := maildir.FlagsAdd
@@ -26,14 +27,14 @@ func TestSelectFirstUnseen(t *testing.T) {
 		}
 	}
 	holder := e.raw(t) // keeps the folder's shared view alive
-	holder.login(annaUser, annaPass)
+	holder.login(testkit.AnnaUser, testkit.AnnaPass)
 	holder.cmd("h1 SELECT INBOX")
 
 	n := 0
 	want := func(first int) {
 		t.Helper()
 		r := e.raw(t)
-		r.login(annaUser, annaPass)
+		r.login(testkit.AnnaUser, testkit.AnnaPass)
 		n++
 		out := r.cmd(fmt.Sprintf("s%d EXAMINE INBOX", n))
 		has := strings.Contains(out, "[UNSEEN ")
@@ -53,6 +54,6 @@ func TestSelectFirstUnseen(t *testing.T) {
 	want(1)
 	setSeen(true, uids[1])
 	want(0)
-	e.put(annaUser, "INBOX", msg("m6", "6"))
+	e.put(testkit.AnnaUser, "INBOX", msg("m6", "6"))
 	want(5)
 }

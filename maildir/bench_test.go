@@ -118,15 +118,7 @@ func openBig(b *testing.B) (*Store, *Folder) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a, err := s.Account(benchUser)
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := a.Folder(inboxName)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s, f
+	return s, testFolder(b, s, benchUser, inboxName)
 }
 
 // BenchmarkOpen100k: a new store opens the 100,000-message folder with

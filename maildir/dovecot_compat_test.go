@@ -3,8 +3,6 @@ package maildir_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-smtp"
 
 	"postern/maildir"
 	"postern/maildir/dovecottest"
@@ -115,19 +112,6 @@ func imapLogin(t *testing.T, d *dovecottest.Dovecot, user string) *imapclient.Cl
 	return c
 }
 
-func folderOf(t *testing.T, s *maildir.Store, user, name string) *maildir.Folder {
-	t.Helper()
-	a, err := s.Account(user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := a.Folder(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
 func appendMsg(t *testing.T, c *imapclient.Client, mailbox, msg string, flags []imap.Flag, date time.Time) imap.UID {
 	t.Helper()
 	cmd := c.Append(mailbox, int64(len(msg)), &imap.AppendOptions{Flags: flags, Time: date})
@@ -172,7 +156,7 @@ func TestDovecotSeesPosternAndBack(t *testing.T) {
 			t.Fatal(err, errs)
 		}
 	}
-	in := folderOf(t, s, user, "INBOX")
+	in := maildir.FolderOf(t, s, user, "INBOX")
 	mustFlags(t, in, 1, maildir.FlagsAdd, `\Seen`)
 	mustFlags(t, in, 2, maildir.FlagsAdd, `\Flagged`, "$Work", `\Answered`)
 	mustFlags(t, in, 4, maildir.FlagsAdd, "Project-X")
@@ -184,7 +168,7 @@ func TestDovecotSeesPosternAndBack(t *testing.T) {
 	if err := a.CreateFolder(nested, ""); err != nil {
 		t.Fatal(err)
 	}
-	nf := folderOf(t, s, user, nested)
+	nf := maildir.FolderOf(t, s, user, nested)
 	date := time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC)
 	if _, err := nf.Append(strings.NewReader("Subject: draft\n\nd\n"), []string{`\Draft`, "later"}, date, nil); err != nil {
 		t.Fatal(err)
@@ -239,38 +223,6 @@ func TestDovecotSeesPosternAndBack(t *testing.T) {
 	sameView(t, "INBOX after a second delivery", dovecotView(t, c, "INBOX"), pv)
 }
 
-// lmtpDeliver delivers msg to rcpt through Dovecot's LMTP.
-func lmtpDeliver(t *testing.T, d *dovecottest.Dovecot, rcpt, msg string) {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", d.LMTPAddr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClientLMTP(conn)
-	defer c.Close()
-	err = c.Hello("localhost")
-	if err == nil {
-		err = c.Mail("sender@example.net", nil)
-	}
-	if err == nil {
-		err = c.Rcpt(rcpt, nil)
-	}
-	var w io.WriteCloser
-	if err == nil {
-		w, err = c.Data()
-	}
-	if err == nil {
-		_, err = io.WriteString(w, msg)
-	}
-	if err == nil {
-		err = w.Close()
-	}
-	if err != nil {
-		t.Fatalf("LMTP delivery to %s: %v\n%s", rcpt, err, d.Log())
-	}
-	c.Quit()
-}
-
 func mustFlags(t *testing.T, f *maildir.Folder, uid uint32, op maildir.FlagOp, flags ...string) {
 	t.Helper()
 	if _, err := f.SetFlags([]uint32{uid}, op, flags, nil); err != nil {
@@ -286,7 +238,7 @@ func TestPosternTakesOverDovecotMaildir(t *testing.T) {
 	d := dovecottest.Start(t, dovecottest.Options{AutoCreate: true})
 	const user = "bob@example.org"
 	for i := 1; i <= 5; i++ {
-		lmtpDeliver(t, d, user, fmt.Sprintf("From: x@example.net\r\nSubject: %d\r\n\r\nbody %d\r\n", i, i))
+		d.DeliverLMTP(t, "sender@example.net", user, fmt.Sprintf("From: x@example.net\r\nSubject: %d\r\n\r\nbody %d\r\n", i, i))
 	}
 	c := imapLogin(t, d, user)
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
@@ -309,8 +261,8 @@ func TestPosternTakesOverDovecotMaildir(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	sameView(t, "INBOX taken over", dv, posternView(t, folderOf(t, s, user, "INBOX")))
-	sameView(t, "Archive taken over", dav, posternView(t, folderOf(t, s, user, "Archive")))
+	sameView(t, "INBOX taken over", dv, posternView(t, maildir.FolderOf(t, s, user, "INBOX")))
+	sameView(t, "Archive taken over", dav, posternView(t, maildir.FolderOf(t, s, user, "Archive")))
 	if len(dv.msgs) != 4 {
 		t.Errorf("Dovecot shows %d messages, want 4", len(dv.msgs))
 	}

@@ -41,6 +41,13 @@ func testFolder(t testing.TB, s *Store, user, name string) *Folder {
 	return f
 }
 
+// FolderOf is testFolder for the external test package maildir_test
+// (this file is compiled into package maildir only for tests).
+func FolderOf(t testing.TB, s *Store, user, name string) *Folder {
+	t.Helper()
+	return testFolder(t, s, user, name)
+}
+
 // deliver delivers msg to user's INBOX and fails the test on error.
 func deliver(t testing.TB, s *Store, user, msg string) {
 	t.Helper()

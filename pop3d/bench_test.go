@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"postern/accounts"
+	"postern/accounts/testkit"
 	"postern/maildir/dovecottest"
 )
 
@@ -63,14 +64,15 @@ func BenchmarkSession(b *testing.B) {
 	for i := range msgs {
 		msgs[i] = testMessage(i) + strings.Repeat("body line of the message\r\n", 100)
 	}
-	e.deliver(annaUser, msgs...)
+	e.deliver(testkit.AnnaUser, msgs...)
 	b.Run("login_stat_uidl", func(b *testing.B) {
 		for b.Loop() {
-			c := e.login(annaUser, annaPass)
-			c.do("STAT", fmt.Sprintf("+OK %d ", count))
+			c := e.login(testkit.AnnaUser, testkit.AnnaPass)
+			c.Do("STAT", fmt.Sprintf("+OK %d ", count))
 			c.multi("UIDL")
-			c.do("QUIT", "+OK")
-			c.nc.Close()
+			c.Do("QUIT", "+OK")
+			c.closed() // the maildrop lock is released before the socket closes
+			c.NC.Close()
 		}
 	})
 	b.Run("retr_all", func(b *testing.B) {
@@ -80,10 +82,11 @@ func BenchmarkSession(b *testing.B) {
 		}
 		b.SetBytes(size)
 		for b.Loop() {
-			c := e.login(annaUser, annaPass)
+			c := e.login(testkit.AnnaUser, testkit.AnnaPass)
 			c.retrPipelined(count)
-			c.do("QUIT", "+OK")
-			c.nc.Close()
+			c.Do("QUIT", "+OK")
+			c.closed() // the maildrop lock is released before the socket closes
+			c.NC.Close()
 		}
 	})
 }
@@ -133,22 +136,22 @@ func benchSession(b *testing.B, addr, user, pass string) *popClient {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := &popClient{t: b, nc: nc, r: bufio.NewReaderSize(nc, 64<<10)}
-	c.expect("+OK")
+	c := &popClient{&testkit.Conn{T: b, NC: nc, R: bufio.NewReaderSize(nc, 64<<10)}}
+	c.Expect("+OK")
 	c.stls(&tls.Config{InsecureSkipVerify: true})
-	c.do("USER "+user, "+OK")
-	c.do("PASS "+pass, "+OK")
+	c.Do("USER "+user, "+OK")
+	c.Do("PASS "+pass, "+OK")
 	return c
 }
 
 // drain reads a multi-line body up to the "." line and returns its size.
 func (c *popClient) drain() int64 {
-	c.t.Helper()
+	c.T.Helper()
 	var n int64
 	for {
-		l, err := c.r.ReadSlice('\n')
+		l, err := c.R.ReadSlice('\n')
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			c.t.Fatalf("reading body: %v", err)
+			c.T.Fatalf("reading body: %v", err)
 		}
 		if err == nil && string(l) == ".\r\n" {
 			return n
@@ -162,28 +165,28 @@ func (c *popClient) drain() int64 {
 func loginStatUIDL(b *testing.B, addr, user, pass string, count int) time.Duration {
 	start := time.Now()
 	c := benchSession(b, addr, user, pass)
-	c.do("STAT", fmt.Sprintf("+OK %d ", count))
-	c.do("UIDL", "+OK")
+	c.Do("STAT", fmt.Sprintf("+OK %d ", count))
+	c.Do("UIDL", "+OK")
 	c.drain()
-	c.do("QUIT", "+OK")
+	c.Do("QUIT", "+OK")
 	d := time.Since(start)
-	c.nc.Close()
+	c.NC.Close()
 	return d
 }
 
 // retrPipelined retrieves messages 1..count, 16 RETRs in flight, and
 // returns the octets of the bodies received.
 func (c *popClient) retrPipelined(count int) int64 {
-	c.t.Helper()
+	c.T.Helper()
 	var total int64
 	for i := 1; i <= count; i += 16 {
 		var cmds strings.Builder
 		for j := i; j < i+16 && j <= count; j++ {
 			fmt.Fprintf(&cmds, "RETR %d\r\n", j)
 		}
-		c.send(cmds.String())
+		c.Send(cmds.String())
 		for j := i; j < i+16 && j <= count; j++ {
-			c.expect("+OK")
+			c.Expect("+OK")
 			total += c.drain()
 		}
 	}
@@ -196,9 +199,9 @@ func retrAll(b *testing.B, addr, user, pass string, count int) (int64, time.Dura
 	start := time.Now()
 	c := benchSession(b, addr, user, pass)
 	total := c.retrPipelined(count)
-	c.do("QUIT", "+OK")
+	c.Do("QUIT", "+OK")
 	d := time.Since(start)
-	c.nc.Close()
+	c.NC.Close()
 	return total, d
 }
 
@@ -228,9 +231,9 @@ func BenchmarkVsDovecot(b *testing.B) {
 func benchVsDovecot(b *testing.B, crlf bool) {
 	n := benchInboxMessages()
 	root := filepath.Join(dovecotReadableDir(b), "mail")
-	writeMaildirFiles(b, root, annaUser, n, crlf)
+	writeMaildirFiles(b, root, testkit.AnnaUser, n, crlf)
 	e := newEnvAt(b, Config{}, root)
-	if got := len(e.uids(annaUser)); got != n { // assigns the UIDs
+	if got := len(e.uids(testkit.AnnaUser)); got != n { // assigns the UIDs
 		b.Fatalf("store sees %d messages, want %d", got, n)
 	}
 	passwd := filepath.Join(filepath.Dir(root), "passwd")
@@ -244,13 +247,13 @@ func benchVsDovecot(b *testing.B, crlf bool) {
 	d := dovecottest.Start(b, dovecottest.Options{Root: root, PasswdFile: passwd, TLS: true})
 	servers := []struct{ name, addr string }{{"postern", e.addr}, {"dovecot", d.POP3Addr}}
 	for _, s := range servers { // warm up: indexes, \Seen on every message
-		retrAll(b, s.addr, annaUser, annaPass, n)
+		retrAll(b, s.addr, testkit.AnnaUser, testkit.AnnaPass, n)
 	}
 	b.Run("login_stat_uidl", func(b *testing.B) {
 		times := map[string][]time.Duration{}
 		for b.Loop() {
 			for _, s := range servers {
-				times[s.name] = append(times[s.name], loginStatUIDL(b, s.addr, annaUser, annaPass, n))
+				times[s.name] = append(times[s.name], loginStatUIDL(b, s.addr, testkit.AnnaUser, testkit.AnnaPass, n))
 			}
 		}
 		p, dv := medianDuration(times["postern"]), medianDuration(times["dovecot"])
@@ -262,7 +265,7 @@ func benchVsDovecot(b *testing.B, crlf bool) {
 		mbps := map[string][]float64{}
 		for b.Loop() {
 			for _, s := range servers {
-				octets, t := retrAll(b, s.addr, annaUser, annaPass, n)
+				octets, t := retrAll(b, s.addr, testkit.AnnaUser, testkit.AnnaPass, n)
 				mbps[s.name] = append(mbps[s.name], float64(octets)/1e6/t.Seconds())
 			}
 		}

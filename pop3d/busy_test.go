@@ -6,28 +6,8 @@ import (
 	"time"
 
 	"postern/accounts"
+	"postern/accounts/testkit"
 )
-
-// busyWith polls srv.BusySessions until one session satisfies ok.
-func busyWith(t *testing.T, srv *Server, ok func(accounts.BusySession) bool) accounts.BusySession {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		list, complete := srv.BusySessions()
-		if !complete {
-			t.Fatal("BusySessions incomplete with nothing holding the table")
-		}
-		for _, b := range list {
-			if ok(b) {
-				return b
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no such busy session in %+v", list)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // BusySessions names each session with its id, address, user and the
 // command it is in until its reply is written: here a RETR of a message
@@ -37,20 +17,20 @@ func TestBusySessionsNameWhatSessionsDo(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
 	line := strings.Repeat("z", 76) + "\r\n"
-	e.deliver(annaUser, "Subject: big\r\n\r\n"+strings.Repeat(line, (16<<20)/len(line)))
-	c := e.login(annaUser, annaPass)
-	c.send("RETR 1\r\n") // and read nothing
-	b := busyWith(t, e.srv, func(b accounts.BusySession) bool { return b.Command == "RETR 1" })
-	if b.User != annaUser || b.ID == "" || b.Remote != c.nc.LocalAddr().String() || b.Since.IsZero() || b.Connected.IsZero() {
+	e.deliver(testkit.AnnaUser, "Subject: big\r\n\r\n"+strings.Repeat(line, (16<<20)/len(line)))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Send("RETR 1\r\n") // and read nothing
+	b := testkit.WaitForItem(t, busyWait, e.srv.BusySessions, func(b accounts.BusySession) bool { return b.Command == "RETR 1" })
+	if b.User != testkit.AnnaUser || b.ID == "" || b.Remote != c.NC.LocalAddr().String() || b.Since.IsZero() || b.Connected.IsZero() {
 		t.Errorf("session in RETR: %+v", b)
 	}
 	// Still there a moment later: the write is blocked.
 	time.Sleep(200 * time.Millisecond)
-	busyWith(t, e.srv, func(b accounts.BusySession) bool { return b.Command == "RETR 1" })
+	testkit.WaitForItem(t, busyWait, e.srv.BusySessions, func(b accounts.BusySession) bool { return b.Command == "RETR 1" })
 
 	other := e.dialTLS()
-	other.do("USER "+bobUser, "+OK")
-	b = busyWith(t, e.srv, func(b accounts.BusySession) bool { return b.Remote == other.nc.LocalAddr().String() })
+	other.Do("USER "+testkit.BobUser, "+OK")
+	b = testkit.WaitForItem(t, busyWait, e.srv.BusySessions, func(b accounts.BusySession) bool { return b.Remote == other.NC.LocalAddr().String() })
 	if b.User != "" || b.Command != "" {
 		t.Errorf("session between USER and PASS: %+v", b)
 	}
@@ -66,5 +46,8 @@ func TestBusySessionsNameWhatSessionsDo(t *testing.T) {
 	if complete || list != nil || time.Since(start) > 10*busyTableWait {
 		t.Errorf("with the table locked: %v, %v after %v", list, complete, time.Since(start))
 	}
-	c.nc.Close()
+	c.NC.Close()
 }
+
+// busyWait bounds the wait for a session to show in BusySessions.
+const busyWait = 10 * time.Second

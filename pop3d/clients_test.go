@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postern/accounts/testkit"
 )
 
 // toolTimeout bounds every run of an external client.
@@ -49,10 +51,10 @@ func port(addr string) string {
 
 func TestPythonPoplib(t *testing.T) {
 	t.Parallel()
-	py := needTool(t, "python3")
+	py := testkit.RequireTool(t, "python3")
 	e := newEnv(t, Config{})
-	uids := e.deliver(annaUser, testMessage(1), ".dotted: header\r\n\r\n.line\r\n", testMessage(3))
-	v := e.inbox(annaUser).UIDValidity()
+	uids := e.deliver(testkit.AnnaUser, testMessage(1), ".dotted: header\r\n\r\n.line\r\n", testMessage(3))
+	v := e.inbox(testkit.AnnaUser).UIDValidity()
 	script := `
 import poplib, ssl, sys
 host, plain, implicit, ca, user, pw = sys.argv[1:7]
@@ -78,7 +80,7 @@ p.user(user); p.pass_(pw)
 print('STAT2', *p.stat())
 p.quit()
 `
-	out := runTool(t, t.TempDir(), nil, py, "-c", script, "127.0.0.1", port(e.addr), port(e.tlsAddr), e.caFile, annaUser, annaPass)
+	out := runTool(t, t.TempDir(), nil, py, "-c", script, "127.0.0.1", port(e.addr), port(e.tlsAddr), e.caFile, testkit.AnnaUser, testkit.AnnaPass)
 	size := func(s string) int { return len(s) }
 	want := []string{
 		fmt.Sprintf("STAT 3 %d", size(testMessage(1))+size(".dotted: header\r\n\r\n.line\r\n")+size(testMessage(3))),
@@ -111,7 +113,7 @@ poll 127.0.0.1 service %s protocol pop3 uidl
   ssl sslproto "tls1.2+" sslcertck sslcertfile "%s" sslcommonname "localhost"
   %s
   mda "/bin/sh -c 'cat > %s/$(date +%%s%%N).eml'"
-`, port(e.tlsAddr), annaUser, annaPass, e.caFile, keepWord, out)
+`, port(e.tlsAddr), testkit.AnnaUser, testkit.AnnaPass, e.caFile, keepWord, out)
 	path := filepath.Join(dir, "fetchmailrc")
 	if err := os.WriteFile(path, []byte(rc), 0o600); err != nil {
 		t.Fatal(err)
@@ -129,9 +131,9 @@ func countFiles(t *testing.T, dir string) int {
 
 func TestFetchmailKeepWithUIDL(t *testing.T) {
 	t.Parallel()
-	fm := needTool(t, "fetchmail")
+	fm := testkit.RequireTool(t, "fetchmail")
 	e := newEnv(t, Config{})
-	uids := e.deliver(annaUser, testMessage(1), testMessage(2))
+	uids := e.deliver(testkit.AnnaUser, testMessage(1), testMessage(2))
 	dir := t.TempDir()
 	rc := fetchmailRC(t, e, dir, true)
 	idfile := filepath.Join(dir, "fetchids")
@@ -147,16 +149,16 @@ func TestFetchmailKeepWithUIDL(t *testing.T) {
 	if n := countFiles(t, filepath.Join(dir, "out")); n != 2 {
 		t.Fatalf("second run delivered again (%d files):\n%s", n, out)
 	}
-	e.deliver(annaUser, testMessage(3))
+	e.deliver(testkit.AnnaUser, testMessage(3))
 	run(0)
 	if n := countFiles(t, filepath.Join(dir, "out")); n != 3 {
 		t.Fatalf("third run: %d files, want 3", n)
 	}
-	if got := e.uids(annaUser); len(got) != 3 || !slices.Equal(got[:2], uids) {
+	if got := e.uids(testkit.AnnaUser); len(got) != 3 || !slices.Equal(got[:2], uids) {
 		t.Fatalf("keep mode removed messages: %v", got)
 	}
 	ids, _ := os.ReadFile(idfile)
-	v := e.inbox(annaUser).UIDValidity()
+	v := e.inbox(testkit.AnnaUser).UIDValidity()
 	if !strings.Contains(string(ids), fmt.Sprintf(uidlFormat, uids[0], v)) {
 		t.Errorf("fetchids lacks the UIDL of message 1:\n%s", ids)
 	}
@@ -164,16 +166,16 @@ func TestFetchmailKeepWithUIDL(t *testing.T) {
 
 func TestFetchmailDelete(t *testing.T) {
 	t.Parallel()
-	fm := needTool(t, "fetchmail")
+	fm := testkit.RequireTool(t, "fetchmail")
 	e := newEnv(t, Config{})
-	e.deliver(annaUser, testMessage(1), testMessage(2), "Subject: dots\r\n\r\n.\r\n..two\r\n")
+	e.deliver(testkit.AnnaUser, testMessage(1), testMessage(2), "Subject: dots\r\n\r\n.\r\n..two\r\n")
 	dir := t.TempDir()
 	rc := fetchmailRC(t, e, dir, false)
 	runTool(t, dir, nil, fm, "-f", rc, "-i", filepath.Join(dir, "fetchids"), "--pidfile", filepath.Join(dir, "pid"), "--nodetach")
 	if n := countFiles(t, filepath.Join(dir, "out")); n != 3 {
 		t.Fatalf("delivered %d messages, want 3", n)
 	}
-	if got := e.uids(annaUser); len(got) != 0 {
+	if got := e.uids(testkit.AnnaUser); len(got) != 0 {
 		t.Fatalf("messages left after fetchmail nokeep: %v", got)
 	}
 }
@@ -201,7 +203,7 @@ user %s
 password %s
 delivery mbox %s
 keep on
-`, starttls, e.caFile, dir, p, annaUser, annaPass, mbox)
+`, starttls, e.caFile, dir, p, testkit.AnnaUser, testkit.AnnaPass, mbox)
 	conf = filepath.Join(dir, "mpoprc")
 	if err := os.WriteFile(conf, []byte(c), 0o600); err != nil {
 		t.Fatal(err)
@@ -211,12 +213,12 @@ keep on
 
 func TestMpop(t *testing.T) {
 	t.Parallel()
-	mp := needTool(t, "mpop")
+	mp := testkit.RequireTool(t, "mpop")
 	for _, implicit := range []bool{false, true} {
 		t.Run(map[bool]string{false: "STLS", true: "TLS"}[implicit], func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, Config{})
-			e.deliver(annaUser, testMessage(1), "Subject: dots\r\n\r\n.\r\n..x\r\n")
+			e.deliver(testkit.AnnaUser, testMessage(1), "Subject: dots\r\n\r\n.\r\n..x\r\n")
 			dir := t.TempDir()
 			conf, mbox := mpopConf(t, e, dir, implicit)
 			runTool(t, dir, nil, mp, "-C", conf, "-q")
@@ -231,7 +233,7 @@ func TestMpop(t *testing.T) {
 			if len(again) != len(got) {
 				t.Fatalf("second mpop run fetched again: %d -> %d bytes", len(got), len(again))
 			}
-			if n := len(e.uids(annaUser)); n != 2 {
+			if n := len(e.uids(testkit.AnnaUser)); n != 2 {
 				t.Fatalf("keep on: %d messages left, want 2", n)
 			}
 		})
@@ -240,12 +242,12 @@ func TestMpop(t *testing.T) {
 
 func TestCurl(t *testing.T) {
 	t.Parallel()
-	curl := needTool(t, "curl")
+	curl := testkit.RequireTool(t, "curl")
 	e := newEnv(t, Config{})
 	msg2 := "Subject: two\r\n\r\n.dot line\r\nend\r\n"
-	e.deliver(annaUser, testMessage(1), msg2)
+	e.deliver(testkit.AnnaUser, testMessage(1), msg2)
 	dir := t.TempDir()
-	base := []string{"-sS", "--cacert", e.caFile, "--user", annaUser + ":" + annaPass, "--max-time", "60", "--login-options", "AUTH=*"}
+	base := []string{"-sS", "--cacert", e.caFile, "--user", testkit.AnnaUser + ":" + testkit.AnnaPass, "--max-time", "60", "--login-options", "AUTH=*"}
 	plain := "pop3://localhost:" + port(e.addr) + "/"
 	secure := "pop3s://localhost:" + port(e.tlsAddr) + "/"
 	// LIST over STLS (--ssl-reqd) and over implicit TLS.
@@ -264,7 +266,7 @@ func TestCurl(t *testing.T) {
 	runTool(t, dir, func(c int) bool { return c != 0 }, curl, append(base, plain)...)
 	// DELE 1 (curl sends QUIT, which applies it).
 	runTool(t, dir, nil, curl, append(base, "-X", "DELE", "-I", secure+"1")...)
-	if n := len(e.uids(annaUser)); n != 1 {
+	if n := len(e.uids(testkit.AnnaUser)); n != 1 {
 		t.Fatalf("after curl DELE: %d messages, want 1", n)
 	}
 }

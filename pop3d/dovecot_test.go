@@ -1,9 +1,7 @@
 package pop3d
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
+	"postern/accounts/testkit"
 	"postern/maildir"
 	"postern/maildir/dovecottest"
 )
@@ -27,12 +24,12 @@ type popView struct {
 
 // view reads a popView from a logged-in session and quits without DELE.
 func (c *popClient) view() popView {
-	c.t.Helper()
+	c.T.Helper()
 	v := popView{uidl: c.multi("UIDL"), list: c.multi("LIST")}
 	for i := 1; i <= strings.Count(v.list, "\r\n"); i++ {
 		v.retr = append(v.retr, c.multi(fmt.Sprintf("RETR %d", i)))
 	}
-	c.do("QUIT", "+OK")
+	c.Do("QUIT", "+OK")
 	return v
 }
 
@@ -41,14 +38,10 @@ func (c *popClient) view() popView {
 func dovecotView(t *testing.T, d *dovecottest.Dovecot, user string) popView {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", d.POP3Addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &popClient{t: t, nc: nc, r: bufio.NewReader(nc)}
-	t.Cleanup(func() { nc.Close() })
-	c.expect("+OK")
-	c.do("USER "+user, "+OK")
-	if l := c.do("PASS "+d.Password, ""); !strings.HasPrefix(l, "+OK") {
+	c := &popClient{testkit.NewConn(t, nc, err)}
+	c.Expect("+OK")
+	c.Do("USER "+user, "+OK")
+	if l := c.Do("PASS "+d.Password, ""); !strings.HasPrefix(l, "+OK") {
 		t.Fatalf("Dovecot PASS: %s\n%s", l, d.Log())
 	}
 	return c.view()
@@ -78,8 +71,8 @@ func TestUIDLMatchesDovecot(t *testing.T) {
 	t.Parallel()
 	root := filepath.Join(dovecotReadableDir(t), "mail")
 	e := newEnvAt(t, Config{}, root)
-	e.deliver(annaUser, testMessage(1), "Subject: dots\r\n\r\n.\r\n..x\r\nno final newline")
-	if _, err := e.store.Deliver(t.Context(), strings.NewReader(testMessage(3)), []maildir.Target{{User: annaUser}}); err != nil {
+	e.deliver(testkit.AnnaUser, testMessage(1), "Subject: dots\r\n\r\n.\r\n..x\r\nno final newline")
+	if _, err := e.store.Deliver(t.Context(), strings.NewReader(testMessage(3)), []maildir.Target{{User: testkit.AnnaUser}}); err != nil {
 		t.Fatal(err)
 	}
 	d := dovecottest.Start(t, dovecottest.Options{Root: root}) // hands root to Dovecot's user
@@ -89,69 +82,36 @@ func TestUIDLMatchesDovecot(t *testing.T) {
 		}
 	})
 
-	want := dovecotView(t, d, annaUser)
+	want := dovecotView(t, d, testkit.AnnaUser)
 	if n := strings.Count(want.uidl, "\r\n"); n != 3 {
 		t.Fatalf("Dovecot sees %d messages:\n%s\n%s", n, want.uidl, d.Log())
 	}
-	comparePOP3Views(t, "Postern's mail", e.login(annaUser, annaPass).view(), want)
+	comparePOP3Views(t, "Postern's mail", e.login(testkit.AnnaUser, testkit.AnnaPass).view(), want)
 
 	// Mail delivered by Dovecot gets its UID from Dovecot; Postern's
 	// UIDL for it must be the one Dovecot shows.
-	lmtpDeliver(t, d.LMTPAddr, annaUser, testMessage(4))
-	if err := e.inbox(annaUser).Rescan(); err != nil {
+	d.DeliverLMTP(t, "sender@example.net", testkit.AnnaUser, testMessage(4))
+	if err := e.inbox(testkit.AnnaUser).Rescan(); err != nil {
 		t.Fatal(err)
 	}
-	want = dovecotView(t, d, annaUser)
+	want = dovecotView(t, d, testkit.AnnaUser)
 	if n := strings.Count(want.uidl, "\r\n"); n != 4 {
 		t.Fatalf("Dovecot sees %d messages after LMTP:\n%s", n, want.uidl)
 	}
-	comparePOP3Views(t, "Dovecot's mail", e.login(annaUser, annaPass).view(), want)
+	comparePOP3Views(t, "Dovecot's mail", e.login(testkit.AnnaUser, testkit.AnnaPass).view(), want)
 
 	// The values are UID then UIDVALIDITY of Postern's store.
-	msgs, _, err := e.inbox(annaUser).Messages()
+	msgs, _, err := e.inbox(testkit.AnnaUser).Messages()
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := e.inbox(annaUser).UIDValidity()
+	v := e.inbox(testkit.AnnaUser).UIDValidity()
 	var uidl strings.Builder
 	for i, m := range msgs {
 		fmt.Fprintf(&uidl, "%d "+uidlFormat+"\r\n", i+1, m.UID, v)
 	}
 	if uidl.String() != want.uidl {
 		t.Errorf("UIDL %q, store UIDs and UIDVALIDITY give %q", want.uidl, uidl.String())
-	}
-}
-
-// lmtpDeliver delivers msg to rcpt through an LMTP server.
-func lmtpDeliver(t *testing.T, addr, rcpt, msg string) {
-	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClientLMTP(nc)
-	defer c.Close()
-	if err := c.Hello("localhost"); err != nil {
-		t.Fatalf("LHLO: %v", err)
-	}
-	if err := c.Mail("sender@example.net", nil); err != nil {
-		t.Fatalf("MAIL: %v", err)
-	}
-	if err := c.Rcpt(rcpt, nil); err != nil {
-		t.Fatalf("RCPT: %v", err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatalf("DATA: %v", err)
-	}
-	if _, err := io.WriteString(w, msg); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatalf("end of DATA: %v", err)
-	}
-	if err := c.Quit(); err != nil {
-		t.Fatalf("QUIT: %v", err)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postern/accounts/testkit"
 )
 
 func TestCapaBeforeAndAfterTLS(t *testing.T) {
@@ -22,9 +24,9 @@ func TestCapaBeforeAndAfterTLS(t *testing.T) {
 	if strings.Contains(capa, "USER") || strings.Contains(capa, "SASL") {
 		t.Errorf("CAPA before TLS offers credentials:\n%s", capa)
 	}
-	c.do("USER "+annaUser, "-ERR [AUTH] Plaintext authentication disallowed")
-	c.do("PASS "+annaPass, "-ERR [AUTH] Plaintext authentication disallowed")
-	c.do("AUTH PLAIN AGFubmFAZXhhbXBsZS5vcmcAYW5uYS1zZWNyZXQtMQ==", "-ERR [AUTH] Plaintext authentication disallowed")
+	c.Do("USER "+testkit.AnnaUser, "-ERR [AUTH] Plaintext authentication disallowed")
+	c.Do("PASS "+testkit.AnnaPass, "-ERR [AUTH] Plaintext authentication disallowed")
+	c.Do("AUTH PLAIN AGFubmFAZXhhbXBsZS5vcmcAYW5uYS1zZWNyZXQtMQ==", "-ERR [AUTH] Plaintext authentication disallowed")
 	if got := c.multi("AUTH"); got != "" {
 		t.Errorf("AUTH before TLS lists %q", got)
 	}
@@ -34,31 +36,31 @@ func TestCapaBeforeAndAfterTLS(t *testing.T) {
 	if !strings.Contains(capa, "USER\r\n") || !strings.Contains(capa, "SASL PLAIN\r\n") || strings.Contains(capa, "STLS") {
 		t.Errorf("CAPA after STLS:\n%s", capa)
 	}
-	c.do("STLS", "-ERR Already using TLS")
-	c.do("USER "+annaUser, "+OK")
-	c.do("PASS "+annaPass, "+OK Logged in, 0 messages (0 octets)")
+	c.Do("STLS", "-ERR Already using TLS")
+	c.Do("USER "+testkit.AnnaUser, "+OK")
+	c.Do("PASS "+testkit.AnnaPass, "+OK Logged in, 0 messages (0 octets)")
 	capa = c.multi("CAPA")
 	if strings.Contains(capa, "USER") || strings.Contains(capa, "SASL") {
 		t.Errorf("CAPA in TRANSACTION offers login:\n%s", capa)
 	}
-	c.do("QUIT", "+OK Bye")
+	c.Do("QUIT", "+OK Bye")
 	c.closed()
 }
 
 func TestMaildropTranscript(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
-	uids := e.deliver(annaUser, testMessage(1), testMessage(2), testMessage(3))
-	v := e.inbox(annaUser).UIDValidity()
+	uids := e.deliver(testkit.AnnaUser, testMessage(1), testMessage(2), testMessage(3))
+	v := e.inbox(testkit.AnnaUser).UIDValidity()
 	size := func(i int) int { return len(testMessage(i)) }
 	total := size(1) + size(2) + size(3)
 
-	c := e.login(annaUser, annaPass)
-	c.do("STAT", fmt.Sprintf("+OK 3 %d", total))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("STAT", fmt.Sprintf("+OK 3 %d", total))
 	if got, want := c.multi("LIST"), fmt.Sprintf("1 %d\r\n2 %d\r\n3 %d\r\n", size(1), size(2), size(3)); got != want {
 		t.Errorf("LIST = %q, want %q", got, want)
 	}
-	c.do("LIST 2", fmt.Sprintf("+OK 2 %d", size(2)))
+	c.Do("LIST 2", fmt.Sprintf("+OK 2 %d", size(2)))
 	wantUIDL := ""
 	for i, u := range uids {
 		wantUIDL += fmt.Sprintf("%d "+uidlFormat+"\r\n", i+1, u, v)
@@ -66,66 +68,66 @@ func TestMaildropTranscript(t *testing.T) {
 	if got := c.multi("UIDL"); got != wantUIDL {
 		t.Errorf("UIDL = %q, want %q", got, wantUIDL)
 	}
-	c.do("UIDL 3", fmt.Sprintf("+OK 3 "+uidlFormat, uids[2], v))
-	c.do("RETR 1", fmt.Sprintf("+OK %d octets", size(1)))
+	c.Do("UIDL 3", fmt.Sprintf("+OK 3 "+uidlFormat, uids[2], v))
+	c.Do("RETR 1", fmt.Sprintf("+OK %d octets", size(1)))
 	if got := c.body(); got != testMessage(1) {
 		t.Errorf("RETR 1 = %q, want %q", got, testMessage(1))
 	}
-	c.do("DELE 1", "+OK Message 1 deleted")
-	c.do("DELE 1", "-ERR Message 1 already deleted")
-	c.do("RETR 1", "-ERR Message 1 already deleted")
-	c.do("LIST 1", "-ERR Message 1 already deleted")
-	c.do("STAT", fmt.Sprintf("+OK 2 %d", size(2)+size(3)))
-	c.do("RSET", fmt.Sprintf("+OK Maildrop has 3 messages (%d octets)", total))
-	c.do("DELE 2", "+OK")
-	c.do("DELE 3", "+OK")
+	c.Do("DELE 1", "+OK Message 1 deleted")
+	c.Do("DELE 1", "-ERR Message 1 already deleted")
+	c.Do("RETR 1", "-ERR Message 1 already deleted")
+	c.Do("LIST 1", "-ERR Message 1 already deleted")
+	c.Do("STAT", fmt.Sprintf("+OK 2 %d", size(2)+size(3)))
+	c.Do("RSET", fmt.Sprintf("+OK Maildrop has 3 messages (%d octets)", total))
+	c.Do("DELE 2", "+OK")
+	c.Do("DELE 3", "+OK")
 	if got := c.multi("LIST"); got != fmt.Sprintf("1 %d\r\n", size(1)) {
 		t.Errorf("LIST after DELE = %q", got)
 	}
-	c.do("NOOP", "+OK")
+	c.Do("NOOP", "+OK")
 	// Nothing is removed before QUIT.
-	if got := e.uids(annaUser); !slices.Equal(got, uids) {
+	if got := e.uids(testkit.AnnaUser); !slices.Equal(got, uids) {
 		t.Fatalf("UIDs before QUIT = %v, want %v", got, uids)
 	}
-	c.do("QUIT", "+OK Bye, 2 messages removed")
+	c.Do("QUIT", "+OK Bye, 2 messages removed")
 	c.closed()
 	// +OK came after the expunge: the store already lacks them.
-	if got := e.uids(annaUser); !slices.Equal(got, uids[:1]) {
+	if got := e.uids(testkit.AnnaUser); !slices.Equal(got, uids[:1]) {
 		t.Fatalf("UIDs after QUIT = %v, want %v", got, uids[:1])
 	}
-	if got := e.diskMessages(annaUser); len(got) != 1 || got[0].UID != uids[0] {
+	if got := e.diskMessages(testkit.AnnaUser); len(got) != 1 || got[0].UID != uids[0] {
 		t.Fatalf("on disk after QUIT: %+v, want only UID %d", got, uids[0])
 	}
-	c = e.login(annaUser, annaPass)
-	c.do("STAT", fmt.Sprintf("+OK 1 %d", size(1)))
-	c.do("UIDL 1", fmt.Sprintf("+OK 1 "+uidlFormat, uids[0], v))
-	c.do("QUIT", "+OK Bye, 0 messages removed")
+	c = e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("STAT", fmt.Sprintf("+OK 1 %d", size(1)))
+	c.Do("UIDL 1", fmt.Sprintf("+OK 1 "+uidlFormat, uids[0], v))
+	c.Do("QUIT", "+OK Bye, 0 messages removed")
 }
 
 func TestDroppedConnectionRemovesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
-	uids := e.deliver(annaUser, testMessage(1), testMessage(2))
-	c := e.login(annaUser, annaPass)
-	c.do("DELE 1", "+OK")
-	c.do("DELE 2", "+OK")
-	c.nc.Close()
+	uids := e.deliver(testkit.AnnaUser, testMessage(1), testMessage(2))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("DELE 1", "+OK")
+	c.Do("DELE 2", "+OK")
+	c.NC.Close()
 	// The lock is released when the server notices; then a new session
 	// sees both messages.
 	var c2 *popClient
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		c2 = e.dialTLS()
-		c2.do("USER "+annaUser, "+OK")
-		c2.send("PASS " + annaPass + "\r\n")
-		if l := c2.line(); strings.HasPrefix(l, "+OK") {
+		c2.Do("USER "+testkit.AnnaUser, "+OK")
+		c2.Send("PASS " + testkit.AnnaPass + "\r\n")
+		if l := c2.Line(); strings.HasPrefix(l, "+OK") {
 			break
 		} else if !strings.HasPrefix(l, "-ERR [IN-USE]") || time.Now().After(deadline) {
 			t.Fatalf("login after drop: %q", l)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	c2.do("STAT", "+OK 2 ")
-	if got := e.uids(annaUser); !slices.Equal(got, uids) {
+	c2.Do("STAT", "+OK 2 ")
+	if got := e.uids(testkit.AnnaUser); !slices.Equal(got, uids) {
 		t.Fatalf("UIDs = %v, want %v", got, uids)
 	}
 }
@@ -133,63 +135,64 @@ func TestDroppedConnectionRemovesNothing(t *testing.T) {
 func TestInUseAnsweredAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
-	e.deliver(annaUser, testMessage(1))
-	first := e.login(annaUser, annaPass)
+	e.deliver(testkit.AnnaUser, testMessage(1))
+	first := e.login(testkit.AnnaUser, testkit.AnnaPass)
 	second := e.dialTLS()
-	second.do("USER "+annaUser, "+OK")
+	second.Do("USER "+testkit.AnnaUser, "+OK")
 	start := time.Now()
-	second.do("PASS "+annaPass, "-ERR [IN-USE] Mailbox is locked by another POP3 session")
+	second.Do("PASS "+testkit.AnnaPass, "-ERR [IN-USE] Mailbox is locked by another POP3 session")
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("IN-USE took %v", d)
 	}
 	// Another user is not affected.
-	third := e.login(bobUser, bobPass)
-	third.do("QUIT", "+OK")
-	first.do("QUIT", "+OK")
+	third := e.login(testkit.BobUser, testkit.BobPass)
+	third.Do("QUIT", "+OK")
+	first.Do("QUIT", "+OK")
 	first.closed()
-	second.do("USER "+annaUser, "+OK")
-	second.do("PASS "+annaPass, "+OK Logged in, 1 messages")
+	second.Do("USER "+testkit.AnnaUser, "+OK")
+	second.Do("PASS "+testkit.AnnaPass, "+OK Logged in, 1 messages")
 }
 
 func TestLoginFailuresLookAlike(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
 	c := e.dialTLS()
-	c.do("PASS x", "-ERR Send USER first")
-	c.do("USER "+annaUser, "+OK")
-	wrong := c.do("PASS wrong-password", "-ERR [AUTH]")
-	c.do("USER nobody@example.org", "+OK")
-	unknown := c.do("PASS wrong-password", "-ERR [AUTH]")
+	c.Do("PASS x", "-ERR Send USER first")
+	c.Do("USER "+testkit.AnnaUser, "+OK")
+	wrong := c.Do("PASS wrong-password", "-ERR [AUTH]")
+	c.Do("USER nobody@example.org", "+OK")
+	unknown := c.Do("PASS wrong-password", "-ERR [AUTH]")
 	if wrong != unknown {
 		t.Errorf("wrong password %q, unknown user %q: answers differ", wrong, unknown)
 	}
-	c.do("AUTH CRAM-MD5", "-ERR Unsupported authentication mechanism")
-	c.do("AUTH PLAIN", "+ ")
-	c.do("*", "-ERR Authentication cancelled")
-	c.do("STAT", "-ERR STAT not allowed in the AUTHORIZATION state")
+	c.Do("AUTH CRAM-MD5", "-ERR Unsupported authentication mechanism")
+	c.Do("AUTH PLAIN", "+ ")
+	c.Do("*", "-ERR Authentication cancelled")
+	c.Do("STAT", "-ERR STAT not allowed in the AUTHORIZATION state")
 }
 
 func TestAuthPlain(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
-	e.deliver(annaUser, testMessage(1))
+	e.deliver(testkit.AnnaUser, testMessage(1))
 	// Initial response (RFC 5034 §4).
 	c := e.dialTLS()
-	c.do("AUTH PLAIN AGFubmFAZXhhbXBsZS5vcmcAYW5uYS1zZWNyZXQtMQ==", "+OK Logged in, 1 messages")
-	c.do("QUIT", "+OK")
+	c.Do("AUTH PLAIN AGFubmFAZXhhbXBsZS5vcmcAYW5uYS1zZWNyZXQtMQ==", "+OK Logged in, 1 messages")
+	c.Do("QUIT", "+OK")
+	c.closed() // the maildrop lock is released before the socket closes
 	// Continuation.
 	c = e.dialTLS()
-	c.do("AUTH PLAIN", "+ ")
-	c.do("AGFubmFAZXhhbXBsZS5vcmcAYW5uYS1zZWNyZXQtMQ==", "+OK Logged in, 1 messages")
-	c.do("USER x", "-ERR USER not allowed in the TRANSACTION state")
-	c.do("QUIT", "+OK")
+	c.Do("AUTH PLAIN", "+ ")
+	c.Do("AGFubmFAZXhhbXBsZS5vcmcAYW5uYS1zZWNyZXQtMQ==", "+OK Logged in, 1 messages")
+	c.Do("USER x", "-ERR USER not allowed in the TRANSACTION state")
+	c.Do("QUIT", "+OK")
 }
 
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{MaxErrors: 100})
-	e.deliver(annaUser, testMessage(1))
-	c := e.login(annaUser, annaPass)
+	e.deliver(testkit.AnnaUser, testMessage(1))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
 	for _, tt := range []struct{ send, want string }{
 		{"XYZZY", "-ERR Unknown command"},
 		{"RETRIEVE 1", "-ERR Unknown command"},
@@ -211,24 +214,24 @@ func TestBadInput(t *testing.T) {
 		{strings.Repeat("\xfe", 20000), "-ERR Line too long"},
 		{"NOOP", "+OK"},
 	} {
-		c.do(tt.send, tt.want)
+		c.Do(tt.send, tt.want)
 	}
 	// A huge TOP count sends the whole message.
-	c.do("TOP 1 184467440737095516150", "+OK")
+	c.Do("TOP 1 184467440737095516150", "+OK")
 	if got := c.body(); got != testMessage(1) {
 		t.Errorf("TOP 1 huge = %q", got)
 	}
-	c.do("QUIT", "+OK")
+	c.Do("QUIT", "+OK")
 }
 
 func TestTooManyErrorsCloses(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{MaxErrors: 3})
 	c := e.dial()
-	c.do("FOO", "-ERR Unknown command")
-	c.do("BAR", "-ERR Unknown command")
-	c.do("BAZ", "-ERR Unknown command")
-	c.expect("-ERR Too many errors")
+	c.Do("FOO", "-ERR Unknown command")
+	c.Do("BAR", "-ERR Unknown command")
+	c.Do("BAZ", "-ERR Unknown command")
+	c.Expect("-ERR Too many errors")
 	c.closed()
 }
 
@@ -236,7 +239,7 @@ func TestCrossProtocolCloses(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
 	c := e.dial()
-	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	c.closed()
 }
 
@@ -244,29 +247,29 @@ func TestSTLSRejectsPipelinedPlaintext(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
 	c := e.dial()
-	c.send("STLS\r\nUSER injected\r\n")
-	c.expect("-ERR Commands pipelined after STLS")
+	c.Send("STLS\r\nUSER injected\r\n")
+	c.Expect("-ERR Commands pipelined after STLS")
 	c.closed()
 }
 
 func TestPipelining(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
-	e.deliver(annaUser, testMessage(1), testMessage(2))
+	e.deliver(testkit.AnnaUser, testMessage(1), testMessage(2))
 	c := e.dialTLS()
-	c.send("USER " + annaUser + "\r\nPASS " + annaPass + "\r\nSTAT\r\nRETR 1\r\nRETR 2\r\nQUIT\r\n")
-	c.expect("+OK")
-	c.expect("+OK Logged in")
-	c.expect("+OK 2 ")
-	c.expect("+OK")
+	c.Send("USER " + testkit.AnnaUser + "\r\nPASS " + testkit.AnnaPass + "\r\nSTAT\r\nRETR 1\r\nRETR 2\r\nQUIT\r\n")
+	c.Expect("+OK")
+	c.Expect("+OK Logged in")
+	c.Expect("+OK 2 ")
+	c.Expect("+OK")
 	if got := c.body(); got != testMessage(1) {
 		t.Errorf("RETR 1 = %q", got)
 	}
-	c.expect("+OK")
+	c.Expect("+OK")
 	if got := c.body(); got != testMessage(2) {
 		t.Errorf("RETR 2 = %q", got)
 	}
-	c.expect("+OK Bye")
+	c.Expect("+OK Bye")
 	c.closed()
 }
 
@@ -280,9 +283,9 @@ func TestRetrAndTopByteExact(t *testing.T) {
 		".Strange: header with a dot\r\nX: y\r\n\r\nbody\r\n",
 		"Subject: long line\r\n\r\n" + strings.Repeat("x", 100000) + "\r\n.\r\nend\r\n",
 	}
-	uids := e.deliver(annaUser, msgs...)
-	f := e.inbox(annaUser)
-	c := e.login(annaUser, annaPass)
+	uids := e.deliver(testkit.AnnaUser, msgs...)
+	f := e.inbox(testkit.AnnaUser)
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
 	for i, uid := range uids {
 		rc, m, err := f.Open(uid)
 		if err != nil {
@@ -294,8 +297,8 @@ func TestRetrAndTopByteExact(t *testing.T) {
 			t.Fatalf("store: %d bytes, Size %d", len(stored), m.Size)
 		}
 		n := i + 1
-		c.do(fmt.Sprintf("LIST %d", n), fmt.Sprintf("+OK %d %d", n, len(stored)))
-		c.do(fmt.Sprintf("RETR %d", n), fmt.Sprintf("+OK %d octets", len(stored)))
+		c.Do(fmt.Sprintf("LIST %d", n), fmt.Sprintf("+OK %d %d", n, len(stored)))
+		c.Do(fmt.Sprintf("RETR %d", n), fmt.Sprintf("+OK %d octets", len(stored)))
 		want := string(stored)
 		if !strings.HasSuffix(want, "\r\n") {
 			want += "\r\n" // the terminator needs a line of its own
@@ -318,36 +321,37 @@ func TestRetrAndTopByteExact(t *testing.T) {
 	if got := c.multi("TOP 1 2"); got != "Subject: dots\r\n\r\n.\r\n..\r\n" {
 		t.Errorf("TOP 1 2 = %q", got)
 	}
-	c.do("QUIT", "+OK")
+	c.Do("QUIT", "+OK")
 }
 
 func TestRetrSetsSeenTopDoesNot(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
-	e.deliver(annaUser, testMessage(1), testMessage(2))
-	c := e.login(annaUser, annaPass)
+	e.deliver(testkit.AnnaUser, testMessage(1), testMessage(2))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
 	c.multi("RETR 1")
 	c.multi("TOP 2 0")
-	c.do("NOOP", "+OK") // the server flushed \Seen before reading NOOP
-	msgs, _, err := e.inbox(annaUser).Messages()
+	c.Do("NOOP", "+OK") // the server flushed \Seen before reading NOOP
+	msgs, _, err := e.inbox(testkit.AnnaUser).Messages()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Contains(msgs[0].Flags, `\Seen`) || slices.Contains(msgs[1].Flags, `\Seen`) {
 		t.Errorf("flags after RETR 1, TOP 2: %v, %v", msgs[0].Flags, msgs[1].Flags)
 	}
-	c.do("QUIT", "+OK")
+	c.Do("QUIT", "+OK")
 }
 
 func TestHouseholdDeleteHidesFromPOP3Only(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{Household: true})
-	uids := e.deliver(annaUser, testMessage(1), testMessage(2))
-	c := e.login(annaUser, annaPass)
-	c.do("DELE 1", "+OK")
-	c.do("QUIT", "+OK Bye, 1 messages removed")
+	uids := e.deliver(testkit.AnnaUser, testMessage(1), testMessage(2))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("DELE 1", "+OK")
+	c.Do("QUIT", "+OK Bye, 1 messages removed")
+	c.closed() // the maildrop lock is released before the socket closes
 	// Still in the mailbox for IMAP, with the keyword.
-	msgs, _, err := e.inbox(annaUser).Messages()
+	msgs, _, err := e.inbox(testkit.AnnaUser).Messages()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,31 +359,31 @@ func TestHouseholdDeleteHidesFromPOP3Only(t *testing.T) {
 		t.Fatalf("after household DELE: %+v", msgs)
 	}
 	// Gone for POP3.
-	c = e.login(annaUser, annaPass)
-	c.do("STAT", fmt.Sprintf("+OK 1 %d", len(testMessage(2))))
-	c.do("UIDL 1", fmt.Sprintf("+OK 1 %08x", uids[1]))
-	c.do("QUIT", "+OK")
+	c = e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("STAT", fmt.Sprintf("+OK 1 %d", len(testMessage(2))))
+	c.Do("UIDL 1", fmt.Sprintf("+OK 1 %08x", uids[1]))
+	c.Do("QUIT", "+OK")
 }
 
 func TestExpungedByOtherSessionDuringPOP3(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
-	uids := e.deliver(annaUser, testMessage(1), testMessage(2), testMessage(3))
-	c := e.login(annaUser, annaPass)
+	uids := e.deliver(testkit.AnnaUser, testMessage(1), testMessage(2), testMessage(3))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
 	// An IMAP client expunges message 2 while the POP3 session is open.
-	if _, err := e.inbox(annaUser).Expunge([]uint32{uids[1]}, nil); err != nil {
+	if _, err := e.inbox(testkit.AnnaUser).Expunge([]uint32{uids[1]}, nil); err != nil {
 		t.Fatal(err)
 	}
-	c.do("STAT", "+OK 3 ") // the snapshot keeps its numbering
-	c.do("RETR 2", "-ERR Message was removed by another session")
-	c.do("RETR 3", "+OK")
+	c.Do("STAT", "+OK 3 ") // the snapshot keeps its numbering
+	c.Do("RETR 2", "-ERR Message was removed by another session")
+	c.Do("RETR 3", "+OK")
 	if got := c.body(); got != testMessage(3) {
 		t.Errorf("RETR 3 = %q", got)
 	}
-	c.do("DELE 2", "+OK")
-	c.do("DELE 3", "+OK")
-	c.do("QUIT", "+OK")
-	if got := e.uids(annaUser); !slices.Equal(got, uids[:1]) {
+	c.Do("DELE 2", "+OK")
+	c.Do("DELE 3", "+OK")
+	c.Do("QUIT", "+OK")
+	if got := e.uids(testkit.AnnaUser); !slices.Equal(got, uids[:1]) {
 		t.Fatalf("UIDs = %v, want %v", got, uids[:1])
 	}
 }
@@ -388,24 +392,43 @@ func TestLoginTimeout(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{LoginTimeout: 300 * time.Millisecond})
 	c := e.dial()
-	c.expect("-ERR Disconnected for inactivity")
+	c.Expect("-ERR Disconnected for inactivity")
 	c.closed()
 }
 
 func TestShutdownEndsSessionsWithoutUpdate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
-	uids := e.deliver(annaUser, testMessage(1))
-	c := e.login(annaUser, annaPass)
-	c.do("DELE 1", "+OK")
+	uids := e.deliver(testkit.AnnaUser, testMessage(1))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("DELE 1", "+OK")
 	done := make(chan error, 1)
 	go func() { done <- e.srv.Shutdown(t.Context()) }()
-	c.expect("-ERR [SYS/TEMP] Server shutting down")
+	c.Expect("-ERR [SYS/TEMP] Server shutting down")
 	c.closed()
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if got := e.uids(annaUser); !slices.Equal(got, uids) {
+	if got := e.uids(testkit.AnnaUser); !slices.Equal(got, uids) {
 		t.Fatalf("UIDs = %v, want %v", got, uids)
 	}
+}
+
+// A client that logs in again the moment it reads QUIT's +OK finds the
+// maildrop free: the lock is released before the reply.
+func TestLoginRightAfterQuit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	for i := range 10 {
+		e.deliver(testkit.AnnaUser, testMessage(i))
+	}
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
+	for i := range 20 {
+		if i%2 == 0 {
+			c.Do("DELE 1", "+OK")
+		}
+		c.Do("QUIT", "+OK Bye")
+		c = e.login(testkit.AnnaUser, testkit.AnnaPass)
+	}
+	c.Do("QUIT", "+OK Bye")
 }

@@ -1,7 +1,6 @@
 package pop3d
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"postern/accounts/testkit"
 	"postern/imapd"
 	"postern/maildir"
 )
@@ -88,39 +88,39 @@ func TestSizesAndSeenOnDisk(t *testing.T) {
 	lf := "Subject: bare LF\n\nline one\n.dot line\nline three\n"
 	crlf := testMessage(2)
 	for _, m := range []string{lf, crlf} {
-		if _, err := e.store.Deliver(t.Context(), strings.NewReader(m), []maildir.Target{{User: annaUser}}); err != nil {
+		if _, err := e.store.Deliver(t.Context(), strings.NewReader(m), []maildir.Target{{User: testkit.AnnaUser}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	msgs, _, err := e.inbox(annaUser).Messages()
+	msgs, _, err := e.inbox(testkit.AnnaUser).Messages()
 	if err != nil || len(msgs) != 2 {
 		t.Fatalf("INBOX: %v, %v", msgs, err)
 	}
 	wantOctets := []int{len(strings.ReplaceAll(lf, "\n", "\r\n")), len(crlf)}
 
-	c := e.login(annaUser, annaPass)
-	c.do("STAT", fmt.Sprintf("+OK 2 %d", wantOctets[0]+wantOctets[1]))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("STAT", fmt.Sprintf("+OK 2 %d", wantOctets[0]+wantOctets[1]))
 	for i, m := range msgs {
 		n := i + 1
-		c.do(fmt.Sprintf("LIST %d", n), fmt.Sprintf("+OK %d %d", n, wantOctets[i]))
-		if w := wSize(e.storeFile(annaUser, m)); w != int64(wantOctets[i]) {
-			t.Errorf("message %d: W=%d in %s, LIST says %d", n, w, e.storeFile(annaUser, m), wantOctets[i])
+		c.Do(fmt.Sprintf("LIST %d", n), fmt.Sprintf("+OK %d %d", n, wantOctets[i]))
+		if w := wSize(e.storeFile(testkit.AnnaUser, m)); w != int64(wantOctets[i]) {
+			t.Errorf("message %d: W=%d in %s, LIST says %d", n, w, e.storeFile(testkit.AnnaUser, m), wantOctets[i])
 		}
-		c.do(fmt.Sprintf("RETR %d", n), fmt.Sprintf("+OK %d octets", wantOctets[i]))
+		c.Do(fmt.Sprintf("RETR %d", n), fmt.Sprintf("+OK %d octets", wantOctets[i]))
 		if got := c.body(); len(got) != wantOctets[i] {
 			t.Errorf("RETR %d sent %d octets, LIST said %d", n, len(got), wantOctets[i])
 		}
 	}
-	c.do("QUIT", "+OK Bye, 0 messages removed")
+	c.Do("QUIT", "+OK Bye, 0 messages removed")
 	c.closed()
 
 	for _, m := range msgs {
-		name := e.storeFile(annaUser, m)
+		name := e.storeFile(testkit.AnnaUser, m)
 		if _, info, _ := strings.Cut(filepath.Base(name), ":"); !strings.HasPrefix(info, "2,") || !strings.Contains(info[2:], "S") {
 			t.Errorf("after RETR the file %s lacks the S flag", name)
 		}
 	}
-	for _, m := range e.diskMessages(annaUser) {
+	for _, m := range e.diskMessages(testkit.AnnaUser) {
 		if !slices.Contains(m.Flags, maildir.FlagSeen) {
 			t.Errorf("a fresh Store sees UID %d with flags %v, want \\Seen", m.UID, m.Flags)
 		}
@@ -133,21 +133,21 @@ func TestSizesAndSeenOnDisk(t *testing.T) {
 func TestIdleTimeoutRemovesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{IdleTimeout: 400 * time.Millisecond})
-	uids := e.deliver(annaUser, testMessage(1), testMessage(2))
-	c := e.login(annaUser, annaPass)
-	c.do("DELE 1", "+OK")
+	uids := e.deliver(testkit.AnnaUser, testMessage(1), testMessage(2))
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("DELE 1", "+OK")
 	start := time.Now()
-	c.expect("-ERR Disconnected for inactivity")
+	c.Expect("-ERR Disconnected for inactivity")
 	c.closed()
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Errorf("closed after %v, before the idle timeout", d)
 	}
-	if got := e.uids(annaUser); !slices.Equal(got, uids) {
+	if got := e.uids(testkit.AnnaUser); !slices.Equal(got, uids) {
 		t.Fatalf("UIDs after timeout = %v, want %v", got, uids)
 	}
-	c = e.login(annaUser, annaPass)
-	c.do("STAT", "+OK 2 ")
-	c.do("QUIT", "+OK")
+	c = e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("STAT", "+OK 2 ")
+	c.Do("QUIT", "+OK")
 }
 
 // TestDefaultIdleTimeout: the default is RFC 1939's ten minutes.
@@ -194,7 +194,7 @@ func (e *testEnv) startIMAP() string {
 func TestIMAPCoexistence(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
-	uids := e.deliver(annaUser, testMessage(1), testMessage(2), testMessage(3), testMessage(4))
+	uids := e.deliver(testkit.AnnaUser, testMessage(1), testMessage(2), testMessage(3), testMessage(4))
 	imapAddr := e.startIMAP()
 
 	var mu sync.Mutex
@@ -215,7 +215,7 @@ func TestIMAPCoexistence(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ic.Close()
-	if err := ic.Login(annaUser, annaPass).Wait(); err != nil {
+	if err := ic.Login(testkit.AnnaUser, testkit.AnnaPass).Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
@@ -226,10 +226,10 @@ func TestIMAPCoexistence(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c := e.login(annaUser, annaPass)
-	c.do("DELE 1", "+OK")
-	c.do("DELE 3", "+OK")
-	c.do("QUIT", "+OK Bye, 2 messages removed")
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("DELE 1", "+OK")
+	c.Do("DELE 3", "+OK")
+	c.Do("QUIT", "+OK Bye, 2 messages removed")
 	for range 2 {
 		select {
 		case <-gotExpunge:
@@ -252,23 +252,23 @@ func TestIMAPCoexistence(t *testing.T) {
 	mu.Unlock()
 
 	// Now uids[1] and uids[3] remain. POP3 opens, IMAP expunges the first.
-	c = e.login(annaUser, annaPass)
-	c.do("STAT", "+OK 2 ")
+	c = e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("STAT", "+OK 2 ")
 	if err := ic.Store(imap.UIDSetNum(imap.UID(uids[1])), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := ic.Expunge().Close(); err != nil {
 		t.Fatal(err)
 	}
-	c.do("STAT", "+OK 2 ")
-	c.do("RETR 1", "-ERR Message was removed by another session")
-	c.do("RETR 2", "+OK")
+	c.Do("STAT", "+OK 2 ")
+	c.Do("RETR 1", "-ERR Message was removed by another session")
+	c.Do("RETR 2", "+OK")
 	if got := c.body(); got != testMessage(4) {
 		t.Errorf("RETR 2 = %q", got)
 	}
-	c.do("UIDL 2", fmt.Sprintf("+OK 2 "+uidlFormat, uids[3], e.inbox(annaUser).UIDValidity()))
-	c.do("QUIT", "+OK")
-	if got := e.uids(annaUser); !slices.Equal(got, uids[3:]) {
+	c.Do("UIDL 2", fmt.Sprintf("+OK 2 "+uidlFormat, uids[3], e.inbox(testkit.AnnaUser).UIDValidity()))
+	c.Do("QUIT", "+OK")
+	if got := e.uids(testkit.AnnaUser); !slices.Equal(got, uids[3:]) {
 		t.Fatalf("UIDs at the end = %v, want %v", got, uids[3:])
 	}
 }
@@ -280,29 +280,21 @@ func TestMaxConnections(t *testing.T) {
 	e := newEnv(t, Config{MaxConnections: 1})
 	first := e.dial()
 	second, err := net.Dial("tcp", e.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &popClient{t: t, nc: second, r: bufio.NewReader(second)}
-	t.Cleanup(func() { second.Close() })
-	c.expect("-ERR [SYS/TEMP] Too many connections")
+	c := &popClient{testkit.NewConn(t, second, err)}
+	c.Expect("-ERR [SYS/TEMP] Too many connections")
 	c.closed()
-	first.do("QUIT", "+OK")
+	first.Do("QUIT", "+OK")
 	first.closed()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		nc, err := net.Dial("tcp", e.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c = &popClient{t: t, nc: nc, r: bufio.NewReader(nc)}
-		t.Cleanup(func() { nc.Close() })
-		if l := c.line(); strings.HasPrefix(l, "+OK") {
+		c = &popClient{testkit.NewConn(t, nc, err)}
+		if l := c.Line(); strings.HasPrefix(l, "+OK") {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatalf("after the first session ended: %q", l)
 		}
 	}
-	c.do("QUIT", "+OK")
+	c.Do("QUIT", "+OK")
 }
 
 // TestUIDLStableAcrossRestart: a new server and Store on the same Maildir
@@ -312,20 +304,20 @@ func TestUIDLStableAcrossRestart(t *testing.T) {
 	t.Parallel()
 	root := filepath.Join(t.TempDir(), "mail")
 	first := newEnvAt(t, Config{}, root)
-	first.deliver(annaUser, testMessage(1), testMessage(2), testMessage(3))
-	c := first.login(annaUser, annaPass)
+	first.deliver(testkit.AnnaUser, testMessage(1), testMessage(2), testMessage(3))
+	c := first.login(testkit.AnnaUser, testkit.AnnaPass)
 	before := c.multi("UIDL")
-	c.do("DELE 3", "+OK")
-	c.do("QUIT", "+OK Bye, 1 messages removed")
+	c.Do("DELE 3", "+OK")
+	c.Do("QUIT", "+OK Bye, 1 messages removed")
 	if err := first.srv.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 
 	second := newEnvAt(t, Config{}, root)
-	second.deliver(annaUser, testMessage(4))
-	c = second.login(annaUser, annaPass)
+	second.deliver(testkit.AnnaUser, testMessage(4))
+	c = second.login(testkit.AnnaUser, testkit.AnnaPass)
 	after := c.multi("UIDL")
-	c.do("QUIT", "+OK")
+	c.Do("QUIT", "+OK")
 	old := strings.Split(strings.TrimSuffix(before, "\r\n"), "\r\n")
 	now := strings.Split(strings.TrimSuffix(after, "\r\n"), "\r\n")
 	if len(now) != 3 || now[0] != old[0] || now[1] != old[1] {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"postern/accounts/testkit"
 	"postern/maildir"
 )
 
@@ -45,7 +46,7 @@ func BenchmarkDeliver4KiB(b *testing.B) {
 	}
 	viaSMTP := func(w, n int) error {
 		for range n {
-			if err := sendOne(clients[w], "sender@example.net", []string{annaUser}, benchMessage); err != nil {
+			if err := sendOne(clients[w], "sender@example.net", []string{testkit.AnnaUser}, benchMessage); err != nil {
 				return err
 			}
 		}
@@ -54,7 +55,7 @@ func BenchmarkDeliver4KiB(b *testing.B) {
 	viaStore := func(_, n int) error {
 		for range n {
 			if _, err := e.store.Deliver(context.Background(), strings.NewReader(benchMessage),
-				[]maildir.Target{{User: annaUser}}); err != nil {
+				[]maildir.Target{{User: testkit.AnnaUser}}); err != nil {
 				return err
 			}
 		}

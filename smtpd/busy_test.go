@@ -5,28 +5,8 @@ import (
 	"time"
 
 	"postern/accounts"
+	"postern/accounts/testkit"
 )
-
-// busyWith polls srv.BusySessions until one session satisfies ok.
-func busyWith(t *testing.T, srv *Server, ok func(accounts.BusySession) bool) accounts.BusySession {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		list, complete := srv.BusySessions()
-		if !complete {
-			t.Fatal("BusySessions incomplete with nothing holding the table")
-		}
-		for _, b := range list {
-			if ok(b) {
-				return b
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no such busy session in %+v", list)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // BusySessions names each session with its id, address, user and the
 // command it is in: a port 25 client stopped in the middle of DATA, a
@@ -35,17 +15,17 @@ func TestBusySessionsNameWhatSessionsDo(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	mx := e.mxToAnna()
-	mx.do("DATA", "354 ")
-	mx.send("Subject: half a message\r\n\r\nfirst line") // and nothing more
-	b := busyWith(t, e.mx, func(b accounts.BusySession) bool { return b.Command == "DATA" })
-	if b.Proto != "smtp" || b.ID == "" || b.Remote != mx.nc.LocalAddr().String() || b.User != "" ||
+	mx.Do("DATA", "354 ")
+	mx.Send("Subject: half a message\r\n\r\nfirst line") // and nothing more
+	b := testkit.WaitForItem(t, busyWait, e.mx.BusySessions, func(b accounts.BusySession) bool { return b.Command == "DATA" })
+	if b.Proto != "smtp" || b.ID == "" || b.Remote != mx.NC.LocalAddr().String() || b.User != "" ||
 		time.Since(b.Since) > time.Minute || b.Connected.IsZero() {
 		t.Errorf("session in DATA: %+v", b)
 	}
 
-	sub := e.login(annaUser, annaPass)
-	b = busyWith(t, e.sub, func(b accounts.BusySession) bool { return b.User == annaUser })
-	if b.Proto != "submission" || b.Command != "" || !b.Since.IsZero() || b.Remote != sub.nc.LocalAddr().String() {
+	sub := e.login(testkit.AnnaUser, testkit.AnnaPass)
+	b = testkit.WaitForItem(t, busyWait, e.sub.BusySessions, func(b accounts.BusySession) bool { return b.User == testkit.AnnaUser })
+	if b.Proto != "submission" || b.Command != "" || !b.Since.IsZero() || b.Remote != sub.NC.LocalAddr().String() {
 		t.Errorf("logged-in session between commands: %+v", b)
 	}
 
@@ -59,3 +39,6 @@ func TestBusySessionsNameWhatSessionsDo(t *testing.T) {
 		t.Errorf("with the table locked: %v, %v after %v", list, complete, time.Since(start))
 	}
 }
+
+// busyWait bounds the wait for a session to show in BusySessions.
+const busyWait = 10 * time.Second

@@ -10,21 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// needTool returns the path of a third-party program, skipping the test
-// when it is missing, or failing it when POSTERN_REQUIRE_TOOLS=1 (CI).
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("POSTERN_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s is required (POSTERN_REQUIRE_TOOLS=1) but missing: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+	"postern/accounts/testkit"
+)
 
 // clientMessage is a message a real client submits: a leading-dot line
 // (dot-stuffing), a long line, 8-bit text; CRLF line ends.
@@ -62,7 +50,7 @@ func run(t *testing.T, stdin string, name string, args ...string) {
 // trace headers, with an ESMTPSA Received header.
 func (e *testEnv) checkArrived(t *testing.T, msg string) {
 	t.Helper()
-	for _, got := range e.inbox(bobUser) {
+	for _, got := range e.inbox(testkit.BobUser) {
 		if strings.Contains(got, "Subject: "+subjectOf(msg)+"\r\n") {
 			if rest := stripTrace(t, got); rest != msg {
 				t.Errorf("message changed in transit:\n got %q\nwant %q", rest, msg)
@@ -93,13 +81,10 @@ func portOf(t *testing.T, addr string) string {
 // swaks submits over 587 (STARTTLS, AUTH PLAIN) and 465 (AUTH LOGIN).
 func TestClientSwaks(t *testing.T) {
 	t.Parallel()
-	swaks := needTool(t, "swaks")
+	swaks := testkit.RequireTool(t, "swaks")
 	if out, _ := exec.Command(swaks, "--support").CombinedOutput(); !strings.Contains(string(out), "=== TLS supported") {
 		// Debian's swaks needs libnet-ssleay-perl (a Recommends) for TLS.
-		if os.Getenv("POSTERN_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("swaks has no TLS support (install libnet-ssleay-perl):\n%s", out)
-		}
-		t.Skip("swaks has no TLS support (libnet-ssleay-perl missing)")
+		testkit.Unavailable(t, "swaks has no TLS support (install libnet-ssleay-perl):\n%s", out)
 	}
 	e := newEnv(t, envOptions{})
 	for _, tc := range []struct {
@@ -110,8 +95,8 @@ func TestClientSwaks(t *testing.T) {
 		{"swaks 465", []string{"--port", portOf(t, e.subsAddr), "--tls-on-connect", "--auth", "LOGIN"}},
 	} {
 		msg := clientMessage(tc.name)
-		args := append([]string{"--server", "127.0.0.1", "--auth-user", annaUser, "--auth-password", annaPass,
-			"--from", annaUser, "--to", bobUser, "--data", "-", "--helo", "client.example.net", "--silent", "2"}, tc.args...)
+		args := append([]string{"--server", "127.0.0.1", "--auth-user", testkit.AnnaUser, "--auth-password", testkit.AnnaPass,
+			"--from", testkit.AnnaUser, "--to", testkit.BobUser, "--data", "-", "--helo", "client.example.net", "--silent", "2"}, tc.args...)
 		run(t, msg+".\r\n", swaks, args...)
 		e.checkArrived(t, msg)
 	}
@@ -121,7 +106,7 @@ func TestClientSwaks(t *testing.T) {
 // against the test CA, with AUTH LOGIN and PLAIN.
 func TestClientMsmtp(t *testing.T) {
 	t.Parallel()
-	msmtp := needTool(t, "msmtp")
+	msmtp := testkit.RequireTool(t, "msmtp")
 	e := newEnv(t, envOptions{})
 	for _, tc := range []struct {
 		name string
@@ -132,9 +117,9 @@ func TestClientMsmtp(t *testing.T) {
 	} {
 		msg := clientMessage(tc.name)
 		args := append([]string{"--host=127.0.0.1", "--tls=on", "--tls-trust-file=" + e.caFile,
-			"--user=" + annaUser, "--passwordeval=echo " + annaPass, "--from=" + annaUser, "--domain=client.example.net",
+			"--user=" + testkit.AnnaUser, "--passwordeval=echo " + testkit.AnnaPass, "--from=" + testkit.AnnaUser, "--domain=client.example.net",
 		}, tc.args...)
-		run(t, msg, msmtp, append(args, bobUser)...)
+		run(t, msg, msmtp, append(args, testkit.BobUser)...)
 		e.checkArrived(t, msg)
 	}
 }
@@ -143,7 +128,7 @@ func TestClientMsmtp(t *testing.T) {
 // (SMTP_SSL, AUTH LOGIN), verifying against the test CA.
 func TestClientPythonSmtplib(t *testing.T) {
 	t.Parallel()
-	python := needTool(t, "python3")
+	python := testkit.RequireTool(t, "python3")
 	e := newEnv(t, envOptions{})
 	script := `
 import smtplib, ssl, sys
@@ -173,7 +158,7 @@ s.quit()
 		msg := clientMessage(tc.name)
 		msgFile := filepath.Join(dir, fmt.Sprintf("msg%d", i))
 		os.WriteFile(msgFile, []byte(msg), 0o600)
-		run(t, "", python, scriptFile, portOf(t, tc.addr), tc.mode, e.caFile, annaUser, annaPass, bobUser, msgFile)
+		run(t, "", python, scriptFile, portOf(t, tc.addr), tc.mode, e.caFile, testkit.AnnaUser, testkit.AnnaPass, testkit.BobUser, msgFile)
 		e.checkArrived(t, msg)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 
+	"postern/accounts/testkit"
+
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
@@ -50,7 +52,7 @@ func TestConcurrentSessions(t *testing.T) {
 			defer c.Close()
 			for j := range perConn {
 				subj := fmt.Sprintf("mx-%d-%d", i, j)
-				if err := sendOne(c, "sender@example.net", []string{annaUser, bobUser}, testMessage("sender@example.net", subj)); err != nil {
+				if err := sendOne(c, "sender@example.net", []string{testkit.AnnaUser, testkit.BobUser}, testMessage("sender@example.net", subj)); err != nil {
 					errs <- fmt.Errorf("%s: %w", subj, err)
 					return
 				}
@@ -68,13 +70,13 @@ func TestConcurrentSessions(t *testing.T) {
 				return
 			}
 			defer c.Close()
-			if err := c.Auth(sasl.NewPlainClient("", bobUser, bobPass)); err != nil {
+			if err := c.Auth(sasl.NewPlainClient("", testkit.BobUser, testkit.BobPass)); err != nil {
 				errs <- err
 				return
 			}
 			for j := range perConn {
 				subj := fmt.Sprintf("sub-%d-%d", i, j)
-				if err := sendOne(c, bobUser, []string{annaUser}, testMessage(bobUser, subj)); err != nil {
+				if err := sendOne(c, testkit.BobUser, []string{testkit.AnnaUser}, testMessage(testkit.BobUser, subj)); err != nil {
 					errs <- fmt.Errorf("%s: %w", subj, err)
 					return
 				}
@@ -94,7 +96,7 @@ func TestConcurrentSessions(t *testing.T) {
 		}
 		return m
 	}
-	anna, bob := count(annaUser), count(bobUser)
+	anna, bob := count(testkit.AnnaUser), count(testkit.BobUser)
 	if len(anna) != (mxConns+subConns)*perConn || len(bob) != mxConns*perConn {
 		t.Errorf("anna has %d distinct messages, bob %d", len(anna), len(bob))
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"postern/accounts/testkit"
 	"postern/smtpd/queue"
-	"postern/smtpd/queue/postfixtest"
 )
 
 // A recipient whose mailbox was full when the message came in is retried
@@ -18,8 +18,8 @@ import (
 func TestQueuedLocalRecipientRetried(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{withQ: true})
-	e.overflowBob("retried").expect("250 ")
-	if envs := e.queued(); len(envs) != 1 || envs[0].Rcpts[0].Addr != bobUser {
+	e.overflowBob("retried").Expect("250 ")
+	if envs := e.queued(); len(envs) != 1 || envs[0].Rcpts[0].Addr != testkit.BobUser {
 		t.Fatalf("queue: %+v", envs)
 	}
 
@@ -44,19 +44,19 @@ func TestQueuedLocalRecipientRetried(t *testing.T) {
 		}
 	})
 
-	postfixtest.WaitFor(t, "a deferred local attempt", func() bool {
+	testkit.WaitFor(t, "a deferred local attempt", func() bool {
 		envs := e.queued()
 		return len(envs) == 1 && envs[0].Rcpts[0].State == queue.StateDeferred &&
 			strings.Contains(envs[0].Rcpts[0].LastError, "local delivery")
 	})
-	if n := len(e.inbox(bobUser)); n != 0 {
+	if n := len(e.inbox(testkit.BobUser)); n != 0 {
 		t.Fatalf("bob has %d messages while over quota", n)
 	}
-	if err := e.accts.SetQuota(bobUser, 0, 0); err != nil {
+	if err := e.accts.SetQuota(testkit.BobUser, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	postfixtest.WaitFor(t, "the retry", func() bool { return len(e.queued()) == 0 })
-	anna, bob := e.inbox(annaUser), e.inbox(bobUser)
+	testkit.WaitFor(t, "the retry", func() bool { return len(e.queued()) == 0 })
+	anna, bob := e.inbox(testkit.AnnaUser), e.inbox(testkit.BobUser)
 	if len(anna) != 1 || len(bob) != 1 {
 		t.Fatalf("anna has %d messages, bob %d; want 1 each", len(anna), len(bob))
 	}
@@ -69,12 +69,12 @@ func TestQueuedLocalRecipientRetried(t *testing.T) {
 // bob on port 25, up to its end; the caller reads the reply to DATA.
 func (e *testEnv) overflowBob(subject string) *client {
 	e.t.Helper()
-	if err := e.accts.SetQuota(bobUser, 100, 0); err != nil {
+	if err := e.accts.SetQuota(testkit.BobUser, 100, 0); err != nil {
 		e.t.Fatal(err)
 	}
 	c := e.mxToAnna()
-	c.do("RCPT TO:<bob@example.org>", "250 ")
-	c.do("DATA", "354 ")
-	c.send(testMessage("sender@example.net", subject) + ".\r\n")
+	c.Do("RCPT TO:<bob@example.org>", "250 ")
+	c.Do("DATA", "354 ")
+	c.Send(testMessage("sender@example.net", subject) + ".\r\n")
 	return c
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"postern/accounts"
+	"postern/accounts/testkit"
 	"postern/maildir"
 )
 
@@ -71,13 +72,13 @@ func TestReceivedSanitizesNames(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	c := e.dial(e.mxAddr)
-	c.do("EHLO evil(name)\"x\\y\x7f", "250 ")
-	c.do("MAIL FROM:<sender@example.net>", "250 ")
-	c.do("RCPT TO:<anna@example.org>", "250 ")
-	c.do("DATA", "354 ")
-	c.send(testMessage("sender@example.net", "names") + ".\r\n")
-	c.expect("250 ")
-	msgs := e.inbox(annaUser)
+	c.Do("EHLO evil(name)\"x\\y\x7f", "250 ")
+	c.Do("MAIL FROM:<sender@example.net>", "250 ")
+	c.Do("RCPT TO:<anna@example.org>", "250 ")
+	c.Do("DATA", "354 ")
+	c.Send(testMessage("sender@example.net", "names") + ".\r\n")
+	c.Expect("250 ")
+	msgs := e.inbox(testkit.AnnaUser)
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "Received: from evil?name??x?y? (") {
 		t.Errorf("Received header: %q", msgs)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/accounts/testkit"
 	"postern/smtpd/queue"
 )
 
@@ -17,23 +18,23 @@ func TestLimitsOversize(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{cfg: Config{MaxMessageBytes: 10000}})
 	c := e.dial(e.mxAddr)
-	if ehlo := c.do("EHLO client.example.net", "250 "); !strings.Contains(ehlo, "SIZE 10000") {
+	if ehlo := c.Do("EHLO client.example.net", "250 "); !strings.Contains(ehlo, "SIZE 10000") {
 		t.Errorf("EHLO does not advertise SIZE 10000:\n%s", ehlo)
 	}
-	c.do("MAIL FROM:<sender@example.net> SIZE=20000", "552 5.3.4")
-	c.do("MAIL FROM:<sender@example.net>", "250 ")
-	c.do("RCPT TO:<anna@example.org>", "250 ")
-	c.do("DATA", "354 ")
+	c.Do("MAIL FROM:<sender@example.net> SIZE=20000", "552 5.3.4")
+	c.Do("MAIL FROM:<sender@example.net>", "250 ")
+	c.Do("RCPT TO:<anna@example.org>", "250 ")
+	c.Do("DATA", "354 ")
 	big := "From: sender@example.net\r\n\r\n" + strings.Repeat(strings.Repeat("x", 98)+"\r\n", 200)
-	c.send(big + ".\r\n")
-	c.expect("552 5.3.4")
-	c.do("NOOP", "250 ")
-	c.do("MAIL FROM:<sender@example.net>", "250 ")
-	c.do("RCPT TO:<anna@example.org>", "250 ")
-	c.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(big), big))
-	c.expect("552 5.3.4")
-	c.do("NOOP", "250 ")
-	if n := len(e.inbox(annaUser)); n != 0 {
+	c.Send(big + ".\r\n")
+	c.Expect("552 5.3.4")
+	c.Do("NOOP", "250 ")
+	c.Do("MAIL FROM:<sender@example.net>", "250 ")
+	c.Do("RCPT TO:<anna@example.org>", "250 ")
+	c.Send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(big), big))
+	c.Expect("552 5.3.4")
+	c.Do("NOOP", "250 ")
+	if n := len(e.inbox(testkit.AnnaUser)); n != 0 {
 		t.Errorf("%d messages delivered, want none", n)
 	}
 }
@@ -44,16 +45,16 @@ func TestLimitsRecipients(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{cfg: Config{MaxRecipients: 5}}) // raised to 100
 	c := e.dial(e.mxAddr)
-	c.do("EHLO client.example.net", "250 ")
-	c.do("MAIL FROM:<sender@example.net>", "250 ")
+	c.Do("EHLO client.example.net", "250 ")
+	c.Do("MAIL FROM:<sender@example.net>", "250 ")
 	for i := range 100 {
-		c.do(fmt.Sprintf("RCPT TO:<anna+%d@example.org>", i), "250 ")
+		c.Do(fmt.Sprintf("RCPT TO:<anna+%d@example.org>", i), "250 ")
 	}
-	c.do("RCPT TO:<bob@example.org>", "452 4.5.3")
-	c.do("DATA", "354 ")
-	c.send(testMessage("sender@example.net", "many") + ".\r\n")
-	c.expect("250 ")
-	if n := len(e.inbox(annaUser)); n != 1 {
+	c.Do("RCPT TO:<bob@example.org>", "452 4.5.3")
+	c.Do("DATA", "354 ")
+	c.Send(testMessage("sender@example.net", "many") + ".\r\n")
+	c.Expect("250 ")
+	if n := len(e.inbox(testkit.AnnaUser)); n != 1 {
 		t.Errorf("anna got %d copies, want 1 (recipients are deduplicated)", n)
 	}
 }
@@ -68,24 +69,24 @@ func TestLimitsLongLine(t *testing.T) {
 	// (which resets a connection with unread input).
 	line := strings.Repeat("a", 64<<10)
 	c := e.dial(e.mxAddr)
-	c.do("EHLO client.example.net", "250 ")
-	c.send("NOOP " + line + "\r\n")
-	c.expect("500 5.4.0")
+	c.Do("EHLO client.example.net", "250 ")
+	c.Send("NOOP " + line + "\r\n")
+	c.Expect("500 5.4.0")
 	if !c.closed() {
 		t.Error("connection still open after a 64 KiB command line")
 	}
 
 	c = e.dial(e.mxAddr)
-	c.do("EHLO client.example.net", "250 ")
-	c.do("MAIL FROM:<sender@example.net>", "250 ")
-	c.do("RCPT TO:<anna@example.org>", "250 ")
-	c.do("DATA", "354 ")
-	c.send("Subject: long\r\n\r\n" + line + "\r\n.\r\n")
-	c.expect("500 5.4.0")
+	c.Do("EHLO client.example.net", "250 ")
+	c.Do("MAIL FROM:<sender@example.net>", "250 ")
+	c.Do("RCPT TO:<anna@example.org>", "250 ")
+	c.Do("DATA", "354 ")
+	c.Send("Subject: long\r\n\r\n" + line + "\r\n.\r\n")
+	c.Expect("500 5.4.0")
 	if !c.closed() {
 		t.Error("connection still open after a 64 KiB data line")
 	}
-	if n := len(e.inbox(annaUser)); n != 0 {
+	if n := len(e.inbox(testkit.AnnaUser)); n != 0 {
 		t.Errorf("%d messages delivered, want none", n)
 	}
 }
@@ -97,7 +98,7 @@ func TestLimitsStalledData(t *testing.T) {
 	e := newEnv(t, envOptions{cfg: Config{DataTimeout: queue.Duration(300 * time.Millisecond)}})
 	for _, start := range []string{"DATA\r\n", "BDAT 1000 LAST\r\n"} {
 		c := e.mxToAnna()
-		c.send(start + "From: sender@example.net\r\n\r\nhalf a mess")
+		c.Send(start + "From: sender@example.net\r\n\r\nhalf a mess")
 		began := time.Now()
 		if !c.closed() {
 			t.Fatalf("%q: connection still open 5 s after the client stalled", start)
@@ -106,7 +107,7 @@ func TestLimitsStalledData(t *testing.T) {
 			t.Errorf("%q: closed after %v, want about the 300 ms data timeout", start, d)
 		}
 	}
-	if n := len(e.inbox(annaUser)); n != 0 {
+	if n := len(e.inbox(testkit.AnnaUser)); n != 0 {
 		t.Errorf("%d messages delivered, want none", n)
 	}
 }
@@ -135,17 +136,17 @@ func TestLimitsMalformed(t *testing.T) {
 	}
 	c := e.dial(e.mxAddr)
 	for _, tt := range tests {
-		if got := c.do(tt.cmd, ""); !strings.HasPrefix(got, tt.want) {
+		if got := c.Do(tt.cmd, ""); !strings.HasPrefix(got, tt.want) {
 			t.Errorf("%s: got %q, want %q", tt.cmd, got, tt.want)
 		}
 	}
 	c = e.dial(e.mxAddr)
 	for range 3 {
-		c.do("XYZZ", "500 5.5.2")
+		c.Do("XYZZ", "500 5.5.2")
 	}
-	c.send("XYZZ\r\n")
-	c.expect("500 5.5.2")
-	c.expect("500 5.5.1 Too many errors")
+	c.Send("XYZZ\r\n")
+	c.Expect("500 5.5.2")
+	c.Expect("500 5.5.1 Too many errors")
 	if !c.closed() {
 		t.Error("connection open after four bad commands")
 	}
@@ -189,7 +190,7 @@ func TestLimitsConnectionsPerIP(t *testing.T) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
 	nc, err := d.Dial("tcp", e.mxAddr)
 	c := e.greet(nc, err)
-	c.do("EHLO other.example.net", "250 ")
+	c.Do("EHLO other.example.net", "250 ")
 	// Closing one of the first connections frees a place.
 	conns[0].Close()
 	time.Sleep(200 * time.Millisecond)
@@ -205,14 +206,9 @@ func TestLimitsConnectionsTotal(t *testing.T) {
 		nc, err := d.Dial("tcp", e.mxAddr)
 		e.greet(nc, err)
 	}
-	c := &client{t: t}
 	nc, err := net.Dial("tcp", e.mxAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	c.nc, c.r = nc, newReader(nc)
-	c.expect("421 4.7.0")
+	c := newClient(t, nc, err)
+	c.Expect("421 4.7.0")
 }
 
 // Shutdown ends idle sessions with 421 at once, lets a message being
@@ -221,20 +217,20 @@ func TestShutdownLetsDataFinish(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	idle := e.dial(e.mxAddr)
-	idle.do("EHLO idle.example.net", "250 ")
+	idle.Do("EHLO idle.example.net", "250 ")
 	busy := e.dial(e.mxAddr)
-	busy.do("EHLO busy.example.net", "250 ")
-	busy.do("MAIL FROM:<sender@example.net>", "250 ")
-	busy.do("RCPT TO:<anna@example.org>", "250 ")
-	busy.do("DATA", "354 ")
+	busy.Do("EHLO busy.example.net", "250 ")
+	busy.Do("MAIL FROM:<sender@example.net>", "250 ")
+	busy.Do("RCPT TO:<anna@example.org>", "250 ")
+	busy.Do("DATA", "354 ")
 	msg := testMessage("sender@example.net", "shutdown")
-	busy.send(msg[:20])
+	busy.Send(msg[:20])
 	time.Sleep(100 * time.Millisecond) // let the server enter Data
 	done := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	go func() { done <- e.mx.Shutdown(ctx) }()
-	idle.expect("421 ")
+	idle.Expect("421 ")
 	if !idle.closed() {
 		t.Error("idle session still open during shutdown")
 	}
@@ -243,13 +239,13 @@ func TestShutdownLetsDataFinish(t *testing.T) {
 		t.Fatalf("Shutdown returned %v while a message was being received", err)
 	case <-time.After(200 * time.Millisecond):
 	}
-	busy.send(msg[20:] + ".\r\n")
-	busy.expect("250 ")
-	busy.expect("421 ")
+	busy.Send(msg[20:] + ".\r\n")
+	busy.Expect("250 ")
+	busy.Expect("421 ")
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if got := e.inbox(annaUser); len(got) != 1 {
+	if got := e.inbox(testkit.AnnaUser); len(got) != 1 {
 		t.Errorf("anna has %d messages, want 1", len(got))
 	}
 	if _, err := net.DialTimeout("tcp", e.mxAddr, time.Second); err == nil {

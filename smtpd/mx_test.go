@@ -3,6 +3,8 @@ package smtpd
 import (
 	"strings"
 	"testing"
+
+	"postern/accounts/testkit"
 )
 
 // A message to a local user over port 25 arrives in the INBOX unchanged
@@ -11,15 +13,15 @@ func TestMXDelivers(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	c := e.dial(e.mxAddr)
-	c.do("EHLO client.example.net", "250 ")
-	c.do("MAIL FROM:<sender@example.net>", "250 ")
-	c.do("RCPT TO:<Anna@Example.ORG>", "250 ")
-	c.do("DATA", "354 ")
+	c.Do("EHLO client.example.net", "250 ")
+	c.Do("MAIL FROM:<sender@example.net>", "250 ")
+	c.Do("RCPT TO:<Anna@Example.ORG>", "250 ")
+	c.Do("DATA", "354 ")
 	body := testMessage("sender@example.net", "hello")
-	c.send(body + ".\r\n")
-	c.expect("250 2.0.0")
-	c.do("QUIT", "221 ")
-	msgs := e.inbox(annaUser)
+	c.Send(body + ".\r\n")
+	c.Expect("250 2.0.0")
+	c.Do("QUIT", "221 ")
+	msgs := e.inbox(testkit.AnnaUser)
 	if len(msgs) != 1 {
 		t.Fatalf("INBOX has %d messages, want 1", len(msgs))
 	}
@@ -40,7 +42,7 @@ func TestMXEhloExtensions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	c := e.dial(e.mxAddr)
-	ehlo := c.do("EHLO client.example.net", "250 ")
+	ehlo := c.Do("EHLO client.example.net", "250 ")
 	for _, ext := range []string{"STARTTLS", "SIZE 52428800", "8BITMIME", "SMTPUTF8", "PIPELINING",
 		"ENHANCEDSTATUSCODES", "CHUNKING", "LIMITS RCPTMAX=100"} {
 		if !strings.Contains(ehlo, "250-"+ext+"\n") && !strings.HasSuffix(ehlo, "250 "+ext) {
@@ -50,13 +52,13 @@ func TestMXEhloExtensions(t *testing.T) {
 	if strings.Contains(ehlo, "AUTH") {
 		t.Errorf("EHLO on port 25 offers AUTH:\n%s", ehlo)
 	}
-	c.do("AUTH PLAIN AGFubmFAZXhhbXBsZS5vcmcAYW5uYS1zZWNyZXQtMQ==", "5")
+	c.Do("AUTH PLAIN AGFubmFAZXhhbXBsZS5vcmcAYW5uYS1zZWNyZXQtMQ==", "5")
 	c.starttls(e.clientTC)
-	c.send("EHLO client.example.net\r\n")
-	if ehlo := c.expect("250 "); strings.Contains(ehlo, "AUTH") || strings.Contains(ehlo, "STARTTLS") {
+	c.Send("EHLO client.example.net\r\n")
+	if ehlo := c.Expect("250 "); strings.Contains(ehlo, "AUTH") || strings.Contains(ehlo, "STARTTLS") {
 		t.Errorf("EHLO under TLS on port 25 offers AUTH or STARTTLS:\n%s", ehlo)
 	}
-	c.do("AUTH PLAIN AGFubmFAZXhhbXBsZS5vcmcAYW5uYS1zZWNyZXQtMQ==", "504 5.7.4")
+	c.Do("AUTH PLAIN AGFubmFAZXhhbXBsZS5vcmcAYW5uYS1zZWNyZXQtMQ==", "504 5.7.4")
 }
 
 // Without a TLS configuration (port 25 before the certificate) there is
@@ -65,16 +67,16 @@ func TestMXWithoutTLS(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{noTLS: true})
 	c := e.dial(e.mxAddr)
-	if ehlo := c.do("EHLO client.example.net", "250 "); strings.Contains(ehlo, "STARTTLS") {
+	if ehlo := c.Do("EHLO client.example.net", "250 "); strings.Contains(ehlo, "STARTTLS") {
 		t.Errorf("EHLO offers STARTTLS without a certificate:\n%s", ehlo)
 	}
-	c.do("STARTTLS", "502 ")
-	c.do("MAIL FROM:<>", "250 ")
-	c.do("RCPT TO:<bob@example.org>", "250 ")
-	c.do("DATA", "354 ")
-	c.send(testMessage("mailer-daemon@example.net", "bounce") + ".\r\n")
-	c.expect("250 ")
-	if msgs := e.inbox(bobUser); len(msgs) != 1 || !strings.HasPrefix(msgs[0], "Return-Path: <>\r\n") {
+	c.Do("STARTTLS", "502 ")
+	c.Do("MAIL FROM:<>", "250 ")
+	c.Do("RCPT TO:<bob@example.org>", "250 ")
+	c.Do("DATA", "354 ")
+	c.Send(testMessage("mailer-daemon@example.net", "bounce") + ".\r\n")
+	c.Expect("250 ")
+	if msgs := e.inbox(testkit.BobUser); len(msgs) != 1 || !strings.HasPrefix(msgs[0], "Return-Path: <>\r\n") {
 		t.Fatalf("bob's INBOX: %q", msgs)
 	}
 }
@@ -84,15 +86,15 @@ func TestMXReceivedTLS(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	c := e.dial(e.mxAddr)
-	c.do("EHLO client.example.net", "250 ")
+	c.Do("EHLO client.example.net", "250 ")
 	c.starttls(e.clientTC)
-	c.do("MAIL FROM:<sender@example.net>", "250 ")
-	c.do("RCPT TO:<anna@example.org>", "250 ")
-	c.do("RCPT TO:<bob@example.org>", "250 ")
-	c.do("DATA", "354 ")
-	c.send(testMessage("sender@example.net", "tls") + ".\r\n")
-	c.expect("250 ")
-	for _, u := range []string{annaUser, bobUser} {
+	c.Do("MAIL FROM:<sender@example.net>", "250 ")
+	c.Do("RCPT TO:<anna@example.org>", "250 ")
+	c.Do("RCPT TO:<bob@example.org>", "250 ")
+	c.Do("DATA", "354 ")
+	c.Send(testMessage("sender@example.net", "tls") + ".\r\n")
+	c.Expect("250 ")
+	for _, u := range []string{testkit.AnnaUser, testkit.BobUser} {
 		msgs := e.inbox(u)
 		if len(msgs) != 1 {
 			t.Fatalf("%s has %d messages", u, len(msgs))
@@ -142,11 +144,11 @@ func TestMXRecipients(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c := e.dial(e.mxAddr)
-		c.do("EHLO client.example.net", "250 ")
-		c.do("MAIL FROM:<sender@example.net>", "250 ")
-		if got := c.do("RCPT TO:"+tt.rcpt, ""); !strings.HasPrefix(got, tt.want) {
+		c.Do("EHLO client.example.net", "250 ")
+		c.Do("MAIL FROM:<sender@example.net>", "250 ")
+		if got := c.Do("RCPT TO:"+tt.rcpt, ""); !strings.HasPrefix(got, tt.want) {
 			t.Errorf("RCPT TO:%s = %q, want %q", tt.rcpt, got, tt.want)
 		}
-		c.nc.Close()
+		c.NC.Close()
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"postern/accounts/testkit"
 )
 
 // smuggled is what an attacker hopes a lax server reads as a second
@@ -29,16 +31,16 @@ func TestSmugglingDATA(t *testing.T) {
 	}
 	for name, seq := range seqs {
 		c := e.mxToAnna()
-		c.do("DATA", "354 ")
-		c.send("From: sender@example.net\r\nSubject: " + name + "\r\n\r\nfirst" + seq + smuggled + "\r\n.\r\n")
+		c.Do("DATA", "354 ")
+		c.Send("From: sender@example.net\r\nSubject: " + name + "\r\n\r\nfirst" + seq + smuggled + "\r\n.\r\n")
 		if got := c.reply(); !strings.HasPrefix(got, "550 5.6.0") {
 			t.Errorf("%s: reply %q, want 550 5.6.0", name, got)
 			continue
 		}
-		c.do("NOOP", "250 ")
-		c.do("QUIT", "221 ")
+		c.Do("NOOP", "250 ")
+		c.Do("QUIT", "221 ")
 	}
-	if n := len(e.inbox(annaUser)) + len(e.inbox(bobUser)); n != 0 {
+	if n := len(e.inbox(testkit.AnnaUser)) + len(e.inbox(testkit.BobUser)); n != 0 {
 		t.Errorf("%d messages delivered, want none", n)
 	}
 }
@@ -50,14 +52,14 @@ func TestSmugglingDotCRIsNotASplit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	c := e.mxToAnna()
-	c.do("DATA", "354 ")
-	c.send("From: sender@example.net\r\n\r\nfirst\r\n.\r" + smuggled + ".\r\n")
-	c.expect("250 ")
-	c.do("NOOP", "250 ")
-	if got := e.inbox(annaUser); len(got) != 1 || !strings.Contains(got[0], "first\r\nMAIL FROM:<ceo@example.org>\r\n") {
+	c.Do("DATA", "354 ")
+	c.Send("From: sender@example.net\r\n\r\nfirst\r\n.\r" + smuggled + ".\r\n")
+	c.Expect("250 ")
+	c.Do("NOOP", "250 ")
+	if got := e.inbox(testkit.AnnaUser); len(got) != 1 || !strings.Contains(got[0], "first\r\nMAIL FROM:<ceo@example.org>\r\n") {
 		t.Errorf("anna's INBOX: %q", got)
 	}
-	if got := e.inbox(bobUser); len(got) != 0 {
+	if got := e.inbox(testkit.BobUser); len(got) != 0 {
 		t.Errorf("smuggled message delivered to bob: %q", got)
 	}
 }
@@ -70,26 +72,26 @@ func TestSmugglingBDAT(t *testing.T) {
 	for _, seq := range []string{"\n.\n", "\r.\r", "\n.\r\n", "\n", "\r"} {
 		c := e.mxToAnna()
 		first := "From: sender@example.net\r\n\r\nfirst" + seq
-		c.send(fmt.Sprintf("BDAT %d\r\n%s", len(first), first))
-		c.expect("250 ")
+		c.Send(fmt.Sprintf("BDAT %d\r\n%s", len(first), first))
+		c.Expect("250 ")
 		rest := smuggled + "end\r\n"
-		c.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(rest), rest))
+		c.Send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(rest), rest))
 		if got := c.reply(); !strings.HasPrefix(got, "550 5.6.0") {
 			t.Errorf("BDAT with %q: reply %q, want 550 5.6.0", seq, got)
 		}
-		c.do("NOOP", "250 ")
+		c.Do("NOOP", "250 ")
 	}
-	if n := len(e.inbox(annaUser)) + len(e.inbox(bobUser)); n != 0 {
+	if n := len(e.inbox(testkit.AnnaUser)) + len(e.inbox(testkit.BobUser)); n != 0 {
 		t.Errorf("%d messages delivered, want none", n)
 	}
 	// A clean BDAT message goes through.
 	c := e.mxToAnna()
 	msg := testMessage("sender@example.net", "bdat")
-	c.send(fmt.Sprintf("BDAT %d\r\n%s", 10, msg[:10]))
-	c.expect("250 ")
-	c.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(msg)-10, msg[10:]))
-	c.expect("250 2.0.0")
-	if got := e.inbox(annaUser); len(got) != 1 || stripTrace(t, got[0]) != msg {
+	c.Send(fmt.Sprintf("BDAT %d\r\n%s", 10, msg[:10]))
+	c.Expect("250 ")
+	c.Send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(msg)-10, msg[10:]))
+	c.Expect("250 2.0.0")
+	if got := e.inbox(testkit.AnnaUser); len(got) != 1 || stripTrace(t, got[0]) != msg {
 		t.Errorf("BDAT message: %q", got)
 	}
 }

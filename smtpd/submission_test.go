@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"postern/accounts"
+	"postern/accounts/testkit"
 )
 
 // authPlain is the AUTH PLAIN initial response for user and password.
@@ -20,9 +21,9 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 func (e *testEnv) login(user, pass string) *client {
 	e.t.Helper()
 	c := e.dial(e.subAddr)
-	c.do("EHLO client.example.net", "250 ")
+	c.Do("EHLO client.example.net", "250 ")
 	c.starttls(e.clientTC)
-	c.do("AUTH PLAIN "+authPlain(user, pass), "235 2.0.0")
+	c.Do("AUTH PLAIN "+authPlain(user, pass), "235 2.0.0")
 	return c
 }
 
@@ -32,19 +33,19 @@ func TestSubmissionAuthNeedsTLS(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	c := e.dial(e.subAddr)
-	if ehlo := c.do("EHLO client.example.net", "250 "); strings.Contains(ehlo, "AUTH") || !strings.Contains(ehlo, "STARTTLS") {
+	if ehlo := c.Do("EHLO client.example.net", "250 "); strings.Contains(ehlo, "AUTH") || !strings.Contains(ehlo, "STARTTLS") {
 		t.Errorf("EHLO before TLS:\n%s", ehlo)
 	}
-	c.do("AUTH PLAIN "+authPlain(annaUser, annaPass), "523 5.7.10")
-	c.do("AUTH LOGIN", "523 5.7.10")
-	c.do("MAIL FROM:<anna@example.org>", "530 5.7.0")
+	c.Do("AUTH PLAIN "+authPlain(testkit.AnnaUser, testkit.AnnaPass), "523 5.7.10")
+	c.Do("AUTH LOGIN", "523 5.7.10")
+	c.Do("MAIL FROM:<anna@example.org>", "530 5.7.0")
 	c.starttls(e.clientTC)
-	c.send("EHLO client.example.net\r\n")
-	if ehlo := c.expect("250 "); !strings.Contains(ehlo, "AUTH PLAIN LOGIN") {
+	c.Send("EHLO client.example.net\r\n")
+	if ehlo := c.Expect("250 "); !strings.Contains(ehlo, "AUTH PLAIN LOGIN") {
 		t.Errorf("EHLO under TLS lacks AUTH PLAIN LOGIN:\n%s", ehlo)
 	}
-	c.do("MAIL FROM:<anna@example.org>", "530 5.7.0")
-	c.do("RCPT TO:<user@other.example>", "502 5.5.1")
+	c.Do("MAIL FROM:<anna@example.org>", "530 5.7.0")
+	c.Do("RCPT TO:<user@other.example>", "502 5.5.1")
 }
 
 // Without a certificate submission offers neither STARTTLS nor AUTH.
@@ -52,11 +53,11 @@ func TestSubmissionWithoutTLS(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{noTLS: true})
 	c := e.dial(e.subAddr)
-	if ehlo := c.do("EHLO client.example.net", "250 "); strings.Contains(ehlo, "AUTH") || strings.Contains(ehlo, "STARTTLS") {
+	if ehlo := c.Do("EHLO client.example.net", "250 "); strings.Contains(ehlo, "AUTH") || strings.Contains(ehlo, "STARTTLS") {
 		t.Errorf("EHLO without certificate:\n%s", ehlo)
 	}
-	c.do("AUTH PLAIN "+authPlain(annaUser, annaPass), "523 5.7.10")
-	c.do("MAIL FROM:<anna@example.org>", "530 5.7.0")
+	c.Do("AUTH PLAIN "+authPlain(testkit.AnnaUser, testkit.AnnaPass), "523 5.7.10")
+	c.Do("MAIL FROM:<anna@example.org>", "530 5.7.0")
 }
 
 // The relay matrix on unauthenticated submission: every recipient form is
@@ -68,10 +69,10 @@ func TestSubmissionUnauthenticatedRelay(t *testing.T) {
 		"<@a.example,@b.example:user@c.example>", `<"user@other.example"@example.org>`, "<user@other.example.>",
 		"<user@OTHER.EXAMPLE>", "<user@[192.0.2.1]>", "<user@[IPv6:2001:db8::1]>", "<anna@example.org>"} {
 		c := e.dial(e.subAddr)
-		c.do("EHLO client.example.net", "250 ")
+		c.Do("EHLO client.example.net", "250 ")
 		c.starttls(e.clientTC)
-		c.do("MAIL FROM:<anna@example.org>", "530 5.7.0")
-		if got := c.do("RCPT TO:"+rcpt, ""); !strings.HasPrefix(got, "5") {
+		c.Do("MAIL FROM:<anna@example.org>", "530 5.7.0")
+		if got := c.Do("RCPT TO:"+rcpt, ""); !strings.HasPrefix(got, "5") {
 			t.Errorf("unauthenticated RCPT TO:%s = %q", rcpt, got)
 		}
 	}
@@ -90,24 +91,24 @@ func TestSubmissionAuth(t *testing.T) {
 		lines []string // client lines; replies checked by prefix
 		want  []string
 	}{
-		{"plain", []string{"AUTH PLAIN " + authPlain(annaUser, annaPass)}, []string{"235 2.0.0"}},
-		{"plain, bare local part", []string{"AUTH PLAIN " + authPlain("anna", annaPass)}, []string{"235 "}},
-		{"plain, no initial response", []string{"AUTH PLAIN", authPlain(bobUser, bobPass)}, []string{"334 ", "235 "}},
-		{"plain, wrong password", []string{"AUTH PLAIN " + authPlain(annaUser, "wrong-password")}, []string{"535 5.7.8"}},
-		{"plain, unknown user", []string{"AUTH PLAIN " + authPlain("nobody@example.org", annaPass)}, []string{"535 5.7.8"}},
-		{"plain, other authzid", []string{"AUTH PLAIN " + b64(bobUser+"\x00"+annaUser+"\x00"+annaPass)}, []string{"535 5.7.8"}},
-		{"login", []string{"AUTH LOGIN", b64(annaUser), b64(annaPass)}, []string{"334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6", "235 "}},
-		{"login, initial response", []string{"AUTH LOGIN " + b64(annaUser), b64(annaPass)}, []string{"334 UGFzc3dvcmQ6", "235 "}},
-		{"login, wrong password", []string{"AUTH LOGIN", b64(annaUser), b64("nope-nope")}, []string{"334 ", "334 ", "535 5.7.8"}},
+		{"plain", []string{"AUTH PLAIN " + authPlain(testkit.AnnaUser, testkit.AnnaPass)}, []string{"235 2.0.0"}},
+		{"plain, bare local part", []string{"AUTH PLAIN " + authPlain("anna", testkit.AnnaPass)}, []string{"235 "}},
+		{"plain, no initial response", []string{"AUTH PLAIN", authPlain(testkit.BobUser, testkit.BobPass)}, []string{"334 ", "235 "}},
+		{"plain, wrong password", []string{"AUTH PLAIN " + authPlain(testkit.AnnaUser, "wrong-password")}, []string{"535 5.7.8"}},
+		{"plain, unknown user", []string{"AUTH PLAIN " + authPlain("nobody@example.org", testkit.AnnaPass)}, []string{"535 5.7.8"}},
+		{"plain, other authzid", []string{"AUTH PLAIN " + b64(testkit.BobUser+"\x00"+testkit.AnnaUser+"\x00"+testkit.AnnaPass)}, []string{"535 5.7.8"}},
+		{"login", []string{"AUTH LOGIN", b64(testkit.AnnaUser), b64(testkit.AnnaPass)}, []string{"334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6", "235 "}},
+		{"login, initial response", []string{"AUTH LOGIN " + b64(testkit.AnnaUser), b64(testkit.AnnaPass)}, []string{"334 UGFzc3dvcmQ6", "235 "}},
+		{"login, wrong password", []string{"AUTH LOGIN", b64(testkit.AnnaUser), b64("nope-nope")}, []string{"334 ", "334 ", "535 5.7.8"}},
 		{"login, cancelled", []string{"AUTH LOGIN", "*"}, []string{"334 ", "501 "}},
 		{"login, bad base64", []string{"AUTH LOGIN", "!!!"}, []string{"334 ", "454 "}},
 		{"cram-md5", []string{"AUTH CRAM-MD5"}, []string{"504 5.7.4"}},
 	}
 	for _, tt := range tests {
 		c := e.dialTLS()
-		c.do("EHLO client.example.net", "250 ")
+		c.Do("EHLO client.example.net", "250 ")
 		for i, l := range tt.lines {
-			if got := c.do(l, ""); !strings.HasPrefix(got, tt.want[i]) {
+			if got := c.Do(l, ""); !strings.HasPrefix(got, tt.want[i]) {
 				t.Errorf("%s: %q got %q, want %q", tt.name, l, got, tt.want[i])
 				break
 			}
@@ -122,12 +123,12 @@ func TestSubmissionThrottle(t *testing.T) {
 	e := newEnv(t, envOptions{throttle: accounts.ThrottleConfig{FreeFailures: 1, InitialDelay: 10 * time.Millisecond,
 		MaxDelay: 20 * time.Millisecond, SourceLimit: 3, SourceBan: time.Hour}})
 	c := e.dialTLS()
-	c.do("EHLO client.example.net", "250 ")
+	c.Do("EHLO client.example.net", "250 ")
 	for range 3 {
-		c.do("AUTH PLAIN "+authPlain(annaUser, "wrong-password"), "535 5.7.8")
+		c.Do("AUTH PLAIN "+authPlain(testkit.AnnaUser, "wrong-password"), "535 5.7.8")
 	}
-	c.do("AUTH PLAIN "+authPlain(annaUser, annaPass), "454 4.7.0")
-	c.do("MAIL FROM:<anna@example.org>", "530 5.7.0")
+	c.Do("AUTH PLAIN "+authPlain(testkit.AnnaUser, testkit.AnnaPass), "454 4.7.0")
+	c.Do("MAIL FROM:<anna@example.org>", "530 5.7.0")
 }
 
 // The envelope sender must be the user's: own address, plus variant, or
@@ -137,7 +138,7 @@ func TestSubmissionSender(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{aliases: "sales@example.org: anna@example.org, bob@example.org\n" +
 		"bobs@example.org: bob@example.org\n@example.org: anna@example.org\n"})
-	c := e.login(annaUser, annaPass)
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
 	for _, tt := range []struct{ from, want string }{
 		{"<anna@example.org>", "250 "},
 		{"<Anna@Example.Org>", "250 "},
@@ -150,10 +151,10 @@ func TestSubmissionSender(t *testing.T) {
 		{"<>", "553 5.7.1"},
 		{"<anna%other@example.org>", "554 5.7.1"},
 	} {
-		if got := c.do("MAIL FROM:"+tt.from, ""); !strings.HasPrefix(got, tt.want) {
+		if got := c.Do("MAIL FROM:"+tt.from, ""); !strings.HasPrefix(got, tt.want) {
 			t.Errorf("MAIL FROM:%s = %q, want %q", tt.from, got, tt.want)
 		}
-		c.do("RSET", "250 ")
+		c.Do("RSET", "250 ")
 	}
 }
 
@@ -181,13 +182,13 @@ func TestSubmissionHeaders(t *testing.T) {
 		{"encoded display name", "From: =?x-unknown?q?Anna?= <anna@example.org>\r\nDate: Sun, 29 Nov 2026 03:00:00 +0000\r\n" +
 			"Message-ID: <enc@example.org>\r\n\r\nbody\r\n", "250 ", nil},
 	}
-	c := e.login(annaUser, annaPass)
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
 	delivered := 0
 	for _, tt := range tests {
-		c.do("MAIL FROM:<anna@example.org>", "250 ")
-		c.do("RCPT TO:<bob@example.org>", "250 ")
-		c.do("DATA", "354 ")
-		c.send(tt.msg + ".\r\n")
+		c.Do("MAIL FROM:<anna@example.org>", "250 ")
+		c.Do("RCPT TO:<bob@example.org>", "250 ")
+		c.Do("DATA", "354 ")
+		c.Send(tt.msg + ".\r\n")
 		if got := c.reply(); !strings.HasPrefix(got, tt.want) {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 			continue
@@ -196,7 +197,7 @@ func TestSubmissionHeaders(t *testing.T) {
 			continue
 		}
 		delivered++
-		msgs := e.inbox(bobUser)
+		msgs := e.inbox(testkit.BobUser)
 		if len(msgs) != delivered {
 			t.Fatalf("%s: bob has %d messages, want %d", tt.name, len(msgs), delivered)
 		}
@@ -221,24 +222,24 @@ func TestSubmissionHeaders(t *testing.T) {
 func TestSubmissionRemote(t *testing.T) {
 	t.Parallel()
 	noq := newEnv(t, envOptions{})
-	c := noq.login(annaUser, annaPass)
-	c.do("MAIL FROM:<anna@example.org>", "250 ")
-	c.do("RCPT TO:<friend@other.example>", "451 4.3.0")
+	c := noq.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("MAIL FROM:<anna@example.org>", "250 ")
+	c.Do("RCPT TO:<friend@other.example>", "451 4.3.0")
 
 	e := newEnv(t, envOptions{withQ: true})
-	c = e.login(annaUser, annaPass)
-	c.do("MAIL FROM:<anna@example.org>", "250 ")
-	c.do("RCPT TO:<friend@other.example>", "250 ")
-	c.do("RCPT TO:<bob@example.org>", "250 ")
-	c.do("DATA", "354 ")
+	c = e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("MAIL FROM:<anna@example.org>", "250 ")
+	c.Do("RCPT TO:<friend@other.example>", "250 ")
+	c.Do("RCPT TO:<bob@example.org>", "250 ")
+	c.Do("DATA", "354 ")
 	msg := testMessage("anna@example.org", "out")
-	c.send(msg + ".\r\n")
-	c.expect("250 ")
+	c.Send(msg + ".\r\n")
+	c.Expect("250 ")
 	envs := e.queued()
-	if len(envs) != 1 || len(envs[0].Rcpts) != 1 || envs[0].Rcpts[0].Addr != "friend@other.example" || envs[0].From != annaUser {
+	if len(envs) != 1 || len(envs[0].Rcpts) != 1 || envs[0].Rcpts[0].Addr != "friend@other.example" || envs[0].From != testkit.AnnaUser {
 		t.Fatalf("queue: %+v", envs)
 	}
-	if got := e.inbox(bobUser); len(got) != 1 || stripTrace(t, got[0]) != msg {
+	if got := e.inbox(testkit.BobUser); len(got) != 1 || stripTrace(t, got[0]) != msg {
 		t.Errorf("bob's INBOX: %q", got)
 	}
 }
@@ -254,37 +255,37 @@ func TestPartialDeliveryFailure(t *testing.T) {
 		e := newEnv(t, envOptions{withQ: withQ})
 		c := e.overflowBob("partial")
 		if withQ {
-			c.expect("250 ")
+			c.Expect("250 ")
 			envs := e.queued()
-			if len(envs) != 1 || envs[0].Rcpts[0].Addr != bobUser {
+			if len(envs) != 1 || envs[0].Rcpts[0].Addr != testkit.BobUser {
 				t.Errorf("queue: %+v", envs)
 			}
 		} else {
-			c.expect("452 4.2.2")
+			c.Expect("452 4.2.2")
 		}
-		if n := len(e.inbox(annaUser)); n != 1 {
+		if n := len(e.inbox(testkit.AnnaUser)); n != 1 {
 			t.Errorf("anna has %d messages", n)
 		}
 		// Only bob, who is over quota: refused at DATA.
-		c.do("MAIL FROM:<sender@example.net>", "250 ")
-		c.do("RCPT TO:<bob@example.org>", "250 ")
-		c.do("DATA", "354 ")
-		c.send(testMessage("sender@example.net", "full") + ".\r\n")
-		c.expect("452 4.2.2")
+		c.Do("MAIL FROM:<sender@example.net>", "250 ")
+		c.Do("RCPT TO:<bob@example.org>", "250 ")
+		c.Do("DATA", "354 ")
+		c.Send(testMessage("sender@example.net", "full") + ".\r\n")
+		c.Expect("452 4.2.2")
 		// Once usage reaches the quota, RCPT itself is refused.
-		if err := e.accts.SetQuota(bobUser, 0, 0); err != nil {
+		if err := e.accts.SetQuota(testkit.BobUser, 0, 0); err != nil {
 			t.Fatal(err)
 		}
-		c.do("MAIL FROM:<sender@example.net>", "250 ")
-		c.do("RCPT TO:<bob@example.org>", "250 ")
-		c.do("DATA", "354 ")
-		c.send(testMessage("sender@example.net", "fits") + ".\r\n")
-		c.expect("250 ")
-		if err := e.accts.SetQuota(bobUser, 0, 1); err != nil {
+		c.Do("MAIL FROM:<sender@example.net>", "250 ")
+		c.Do("RCPT TO:<bob@example.org>", "250 ")
+		c.Do("DATA", "354 ")
+		c.Send(testMessage("sender@example.net", "fits") + ".\r\n")
+		c.Expect("250 ")
+		if err := e.accts.SetQuota(testkit.BobUser, 0, 1); err != nil {
 			t.Fatal(err)
 		}
-		c.do("MAIL FROM:<sender@example.net>", "250 ")
-		c.do("RCPT TO:<bob@example.org>", "452 4.2.2")
-		c.do("RCPT TO:<anna@example.org>", "250 ")
+		c.Do("MAIL FROM:<sender@example.net>", "250 ")
+		c.Do("RCPT TO:<bob@example.org>", "452 4.2.2")
+		c.Do("RCPT TO:<anna@example.org>", "250 ")
 	}
 }

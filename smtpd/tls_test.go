@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"postern/accounts/testkit"
 )
 
 // No TLS session tickets are issued on any SMTP listener: a client with a
@@ -19,8 +21,8 @@ func TestNoSessionTickets(t *testing.T) {
 	}
 	check := func(name string, c *client, cache tls.ClientSessionCache) {
 		t.Helper()
-		c.do("NOOP", "250 ")
-		c.do("QUIT", "221 ")
+		c.Do("NOOP", "250 ")
+		c.Do("QUIT", "221 ")
 		if s, ok := cache.Get("localhost"); ok || s != nil {
 			t.Errorf("%s: the server issued a session ticket", name)
 		}
@@ -29,7 +31,7 @@ func TestNoSessionTickets(t *testing.T) {
 		cfg := e.clientTC.Clone()
 		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 		c := e.dial(tc.addr)
-		c.do("EHLO client.example.net", "250 ")
+		c.Do("EHLO client.example.net", "250 ")
 		c.starttls(cfg)
 		check(tc.name, c, cfg.ClientSessionCache)
 	}
@@ -37,7 +39,7 @@ func TestNoSessionTickets(t *testing.T) {
 	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 	nc, err := tls.Dial("tcp", e.subsAddr, cfg)
 	c := e.greet(nc, err)
-	c.do("EHLO client.example.net", "250 ")
+	c.Do("EHLO client.example.net", "250 ")
 	check("port 465", c, cfg.ClientSessionCache)
 }
 
@@ -45,13 +47,13 @@ func TestNoSessionTickets(t *testing.T) {
 func TestLogAttributes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
-	c := e.login(annaUser, annaPass)
-	c.do("MAIL FROM:<anna@example.org>", "250 ")
-	c.do("RCPT TO:<bob@example.org>", "250 ")
-	c.do("DATA", "354 ")
-	c.send(testMessage("anna@example.org", "logs") + ".\r\n")
-	c.expect("250 ")
-	c.do("QUIT", "221 ")
+	c := e.login(testkit.AnnaUser, testkit.AnnaPass)
+	c.Do("MAIL FROM:<anna@example.org>", "250 ")
+	c.Do("RCPT TO:<bob@example.org>", "250 ")
+	c.Do("DATA", "354 ")
+	c.Send(testMessage("anna@example.org", "logs") + ".\r\n")
+	c.Expect("250 ")
+	c.Do("QUIT", "221 ")
 	c.closed()
 	var sessionLines int
 	for _, l := range strings.Split(e.logs.String(), "\n") {
@@ -62,7 +64,7 @@ func TestLogAttributes(t *testing.T) {
 		if !strings.Contains(l, " session=") || !strings.Contains(l, " remote=127.0.0.1:") || !strings.Contains(l, " user=") {
 			t.Errorf("log line lacks session/remote/user: %s", l)
 		}
-		if strings.Contains(l, annaPass) || strings.Contains(l, "Hello.") {
+		if strings.Contains(l, testkit.AnnaPass) || strings.Contains(l, "Hello.") {
 			t.Errorf("log line leaks a password or the body: %s", l)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
+	"postern/accounts/testkit"
 	"postern/maildir/dovecottest"
 )
 
@@ -105,14 +105,11 @@ func TestIMAPStressFindsMemServerBugs(t *testing.T) {
 		InsecureAuth: true,
 		Logger:       log.New(io.Discard, "", 0),
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := testkit.Listen(t)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	var out bytes.Buffer
-	err = runIMAPStress([]string{"-addr", ln.Addr().String(), "-user", "bob", "-pass", "pw",
+	err := runIMAPStress([]string{"-addr", ln.Addr().String(), "-user", "bob", "-pass", "pw",
 		"-clients", "3", "-duration", "2s", "-idle", "100ms", "-max-inconsistencies", "0"}, &out)
 	var res imapStressResult
 	if jerr := json.Unmarshal(out.Bytes(), &res); jerr != nil {
@@ -139,11 +136,7 @@ func TestIMAPStressFindsMemServerBugs(t *testing.T) {
 // ends about -hang after -duration, and fails.
 func TestIMAPStressReportsHangs(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := testkit.Listen(t)
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -172,7 +165,7 @@ func TestIMAPStressReportsHangs(t *testing.T) {
 	}()
 	var out bytes.Buffer
 	start := time.Now()
-	err = runIMAPStress([]string{"-addr", ln.Addr().String(), "-user", "bob", "-pass", "pw",
+	err := runIMAPStress([]string{"-addr", ln.Addr().String(), "-user", "bob", "-pass", "pw",
 		"-clients", "2", "-duration", "1s", "-hang", "300ms"}, &out)
 	elapsed := time.Since(start)
 	var res imapStressResult

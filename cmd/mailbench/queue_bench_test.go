@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"postern/accounts/testkit"
 	"postern/smtpd/queue"
 	"postern/smtpd/queue/postfixtest"
 )
@@ -27,7 +28,7 @@ func BenchmarkQueueMode(b *testing.B) {
 	for _, target := range []string{"postfix", "postern-queue"} {
 		b.Run(target, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				sinkAddr := freeTCP(b)
+				sinkAddr := testkit.FreeAddr(b)
 				dnsAddr := freeUDPTCP(b)
 				var addr string
 				if target == "postfix" {
@@ -69,10 +70,7 @@ func startQueueRelay(b *testing.B, dnsAddr, sinkAddr string) string {
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &relaySession{q: q}, nil }))
 	srv.Domain = "relay.localhost"
 	srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
+	l := testkit.Listen(b)
 	go srv.Serve(l)
 	b.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return l.Addr().String()
@@ -95,15 +93,6 @@ func (s *relaySession) Data(r io.Reader) error {
 }
 func (s *relaySession) Reset()        { s.from, s.rcpts = "", nil }
 func (s *relaySession) Logout() error { return nil }
-
-func freeTCP(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // freeUDPTCP returns an address whose port is free for both UDP and TCP.
 func freeUDPTCP(b *testing.B) string {

@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 
+	"postern/accounts/testkit"
 	"postern/smtpd/queue/postfixtest"
 )
 
@@ -15,15 +15,12 @@ import (
 // which sees every one arrive.
 func TestQueueModeThroughPostfix(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sinkAddr := l.Addr().String()
-	l.Close()
+	// The queue mode binds its sink itself and Postfix must know the
+	// address first: a port that was free a moment ago.
+	sinkAddr := testkit.FreeAddr(t)
 	pf := postfixtest.Start(t, postfixtest.Options{RelayTo: sinkAddr})
 	var out bytes.Buffer
-	err = runQueue([]string{"-addr", pf.Addr, "-insecure", "-from", "bench@sender.test", "-n", "40", "-c", "4",
+	err := runQueue([]string{"-addr", pf.Addr, "-insecure", "-from", "bench@sender.test", "-n", "40", "-c", "4",
 		"-size", "4096", "-domains", "10", "-sink", sinkAddr, "-dns", "", "-runs", "1", "-timeout", "60s"}, &out)
 	if err != nil {
 		t.Fatalf("%v\n%s\npostfix log:\n%s", err, out.String(), pf.Log())

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"postern/smtpd/queue/postfixtest"
+	"postern/accounts/testkit"
 )
 
 // pebbleVersionDir is where "go install ...pebble/v2@v2.10.3" leaves the
@@ -44,8 +44,8 @@ type pebble struct {
 func startPebble(t *testing.T) *pebble {
 	t.Helper()
 	gobin := goEnv(t, "GOPATH")
-	pebbleBin := postfixtest.RequireTool(t, "pebble", filepath.Join(gobin, "bin", "pebble"))
-	challBin := postfixtest.RequireTool(t, "pebble-challtestsrv", filepath.Join(gobin, "bin", "pebble-challtestsrv"))
+	pebbleBin := testkit.RequireTool(t, "pebble", filepath.Join(gobin, "bin", "pebble"))
+	challBin := testkit.RequireTool(t, "pebble-challtestsrv", filepath.Join(gobin, "bin", "pebble-challtestsrv"))
 	certs := filepath.Join(goEnv(t, "GOMODCACHE"), "github.com", "letsencrypt", "pebble", "v2@v2.10.3", "test", "certs")
 	if _, err := os.Stat(filepath.Join(certs, "pebble.minica.pem")); err != nil {
 		// The binaries were installed some other way: fetch the module.
@@ -53,18 +53,18 @@ func startPebble(t *testing.T) *pebble {
 			t.Fatalf("pebble test certificates: %v\n%s", err, out)
 		}
 	}
-	dnsPort, chMgmt := freePort(t), freePort(t)
+	dnsPort, chMgmt := testkit.FreePort(t), testkit.FreePort(t)
 	startProc(t, "pebble-challtestsrv", nil, challBin,
-		"-dnsserver", loopback(dnsPort), "-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "",
-		"-management", loopback(chMgmt), "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "")
-	waitListening(t, loopback(chMgmt))
+		"-dnsserver", testkit.Loopback(dnsPort), "-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "",
+		"-management", testkit.Loopback(chMgmt), "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "")
+	waitListening(t, testkit.Loopback(chMgmt))
 
-	pb := &pebble{minica: filepath.Join(certs, "pebble.minica.pem"), httpPort: freePort(t), tlsPort: freePort(t)}
-	api, mgmt := freePort(t), freePort(t)
-	pb.dir = "https://" + loopback(api) + "/dir"
-	pb.mgmt = loopback(mgmt)
+	pb := &pebble{minica: filepath.Join(certs, "pebble.minica.pem"), httpPort: testkit.FreePort(t), tlsPort: testkit.FreePort(t)}
+	api, mgmt := testkit.FreePort(t), testkit.FreePort(t)
+	pb.dir = "https://" + testkit.Loopback(api) + "/dir"
+	pb.mgmt = testkit.Loopback(mgmt)
 	conf := map[string]any{"pebble": map[string]any{
-		"listenAddress":           loopback(api),
+		"listenAddress":           testkit.Loopback(api),
 		"managementListenAddress": pb.mgmt,
 		"certificate":             filepath.Join(certs, "localhost", "cert.pem"),
 		"privateKey":              filepath.Join(certs, "localhost", "key.pem"),
@@ -80,8 +80,8 @@ func startPebble(t *testing.T) *pebble {
 	confPath := filepath.Join(t.TempDir(), "pebble.json")
 	os.WriteFile(confPath, b, 0o644)
 	startProc(t, "pebble", []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0"}, pebbleBin,
-		"-config", confPath, "-dnsserver", loopback(dnsPort))
-	waitListening(t, loopback(api))
+		"-config", confPath, "-dnsserver", testkit.Loopback(dnsPort))
+	waitListening(t, testkit.Loopback(api))
 	waitListening(t, pb.mgmt)
 	return pb
 }
@@ -136,9 +136,9 @@ func acmeServer(t *testing.T, pb *pebble, challenge string) (*proc, mailListener
 	httpAddr, httpsAddr := "", ""
 	switch challenge {
 	case "http-01":
-		httpAddr = loopback(pb.httpPort)
+		httpAddr = testkit.Loopback(pb.httpPort)
 	case "tls-alpn-01":
-		httpsAddr = loopback(pb.tlsPort)
+		httpsAddr = testkit.Loopback(pb.tlsPort)
 	}
 	top := fmt.Sprintf("hostname = \"mail.test\"\ndata_dir = %q\nshutdown_timeout = \"5s\"\n", filepath.Join(openTempDir(t), "data"))
 	sections := fmt.Sprintf(`http = %q
@@ -322,7 +322,7 @@ func TestACMETLSALPN01(t *testing.T) {
 // nothing that needs a login is offered.
 func TestACMEWaitingStillAcceptsPlainSMTP(t *testing.T) {
 	t.Parallel()
-	deadCA := &pebble{dir: "https://" + loopback(freePort(t)) + "/dir", minica: "", httpPort: freePort(t), tlsPort: freePort(t)}
+	deadCA := &pebble{dir: "https://" + testkit.FreeAddr(t) + "/dir", minica: "", httpPort: testkit.FreePort(t), tlsPort: testkit.FreePort(t)}
 	srv, ls := acmeServer(t, deadCA, "http-01")
 	srv.waitFor(regexp.MustCompile(`waiting for certificate`), 30*time.Second)
 	waitListening(t, ls["smtp"])

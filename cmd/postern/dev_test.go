@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"postern/smtpd/queue/postfixtest"
+	"postern/accounts/testkit"
 )
 
 // devSettings is what "postern dev" printed.
@@ -59,7 +59,7 @@ func curl(t *testing.T, curlBin string, stdin string, args ...string) string {
 
 func TestDevFromCleanDirectoryWithCurl(t *testing.T) {
 	t.Parallel()
-	curlBin := postfixtest.RequireTool(t, "curl")
+	curlBin := testkit.RequireTool(t, "curl")
 	data := filepath.Join(t.TempDir(), "dev-data")
 	p, s := startDev(t, data)
 	user := devUser + ":" + s.password

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"postern/accounts/testkit"
 )
 
 // binary holds the postern binary built once for the end-to-end tests.
@@ -53,20 +54,6 @@ func posternBinary(t *testing.T) string {
 	}
 	return b.path
 }
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// loopback returns "127.0.0.1:port".
-func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // proc is a child process whose output is collected and can be waited
 // on line by line.
@@ -201,18 +188,6 @@ func processUID(t *testing.T, pid int) int {
 	return -1
 }
 
-// syncWriter serialises writes to w (a log shared by goroutines).
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
-}
-
 // serveOnLoopback writes a config with every mail listener on a free
 // loopback port (plus the given top-level keys and further sections) and
 // starts "postern serve" with it. The directory is made traversable so
@@ -225,7 +200,9 @@ func serveOnLoopback(t *testing.T, top, sections string) (*proc, mailListeners) 
 	var listen strings.Builder
 	listen.WriteString("[listen]\n")
 	for _, n := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"} {
-		ls[n] = loopback(freePort(t))
+		// The binary binds the listeners itself: ports that were free a
+		// moment ago.
+		ls[n] = testkit.FreeAddr(t)
 		fmt.Fprintf(&listen, "%s = %q\n", n, ls[n])
 	}
 	conf := "user = \"nobody\"\n" + top + listen.String() + sections

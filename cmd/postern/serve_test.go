@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postern/accounts/testkit"
 )
 
 // testConfig is a self-signed configuration on free loopback ports with
@@ -34,8 +35,8 @@ func testConfig(t *testing.T) Config {
 func TestServeStopsCleanlyWithoutLeaks(t *testing.T) {
 	before := runtime.NumGoroutine()
 	cfg := testConfig(t)
-	var logs bytes.Buffer
-	p := newProcess(cfg, "", &syncWriter{w: &logs})
+	logs := &testkit.SyncBuffer{}
+	p := newProcess(cfg, "", logs)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)

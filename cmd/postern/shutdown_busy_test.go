@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"postern/accounts/testkit"
 )
 
 // bigMessageBytes is the size of the message the stuck clients fetch:
@@ -220,15 +222,10 @@ func TestStopBoundedWhenFrontEndHangs(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.ShutdownTimeout = time.Second
-	var logs bytes.Buffer
-	lw := &syncWriter{w: &logs}
-	p := newProcess(cfg, "", lw)
+	logs := &testkit.SyncBuffer{}
+	p := newProcess(cfg, "", logs)
 	stuck := &stuckFrontEnd{release: make(chan struct{})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := testkit.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	done := make(chan error, 1)
@@ -246,6 +243,7 @@ func TestStopBoundedWhenFrontEndHangs(t *testing.T) {
 		t.Fatal("not ready")
 	}
 	start := time.Now()
+	var err error
 	cancel()
 	select {
 	case err = <-done:
@@ -259,27 +257,22 @@ func TestStopBoundedWhenFrontEndHangs(t *testing.T) {
 	if took < cfg.ShutdownTimeout+shutdownGrace-100*time.Millisecond || took > cfg.ShutdownTimeout+shutdownGrace+2*time.Second {
 		t.Errorf("run returned %v after the stop began; want about %v", took, cfg.ShutdownTimeout+shutdownGrace)
 	}
-	lw.mu.Lock()
 	out := logs.String()
-	lw.mu.Unlock()
 	if !strings.Contains(out, `stop still not finished; exiting without it" stop_waiting_for="front ends"`) {
 		t.Errorf("log lacks the stuck step:\n%s", out)
 	}
 	// Let the stop finish, so nothing touches the data directory after
 	// the test.
 	close(stuck.release)
-	waitLog(t, lw, &logs, "stop finished late")
+	waitLog(t, logs, "stop finished late")
 }
 
 // waitLog waits until the in-process log holds want.
-func waitLog(t *testing.T, lw *syncWriter, logs *bytes.Buffer, want string) {
+func waitLog(t *testing.T, logs *testkit.SyncBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		lw.mu.Lock()
-		found := strings.Contains(logs.String(), want)
-		lw.mu.Unlock()
-		if found {
+		if logs.Contains(want) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -293,8 +286,7 @@ func waitLog(t *testing.T, lw *syncWriter, logs *bytes.Buffer, want string) {
 // the stop began, with exitWatchdog, whatever else is going on.
 func TestWatchdogExits(t *testing.T) {
 	t.Parallel()
-	var logs bytes.Buffer
-	log, _ := newLogger(LogConfig{}, &syncWriter{w: &logs})
+	log, _ := newLogger(LogConfig{}, &testkit.SyncBuffer{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	code := -1

@@ -14,23 +14,20 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"postern/accounts"
+	"postern/accounts/testkit"
 )
 
 // shutdownIdlers is how many IMAP sessions sit in IDLE during the stop.
 const shutdownIdlers = 100
 
-// writeTestUser writes a Dovecot passwd-file line for user (bcrypt at the
-// minimum cost: the tests log in many times).
+// writeTestUser writes the users file with a line for user (bcrypt at
+// the minimum cost: the tests log in many times), readable by the server
+// after it drops to "nobody".
 func writeTestUser(t *testing.T, accDir, user, password string) {
 	t.Helper()
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
 	os.MkdirAll(accDir, 0o755)
-	line := fmt.Sprintf("%s:{BLF-CRYPT}%s::::::\n", user, h)
-	if err := os.WriteFile(filepath.Join(accDir, "users"), []byte(line), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(accDir, accounts.UsersFile), []byte(testkit.PasswdLine(user, password)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,6 +2,7 @@ package dovecottest
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"postern/smtpd/queue/postfixtest"
+	"github.com/emersion/go-smtp"
+
+	"postern/accounts/testkit"
 )
 
 // StartTimeout bounds how long Start waits for Dovecot to listen.
@@ -79,20 +82,13 @@ type Dovecot struct {
 	once    sync.Once
 }
 
-// RequireTool returns the path of a third-party program, skipping the
-// test when it is missing, or failing when POSTERN_REQUIRE_TOOLS=1.
-func RequireTool(t testing.TB, names ...string) string {
-	t.Helper()
-	return postfixtest.RequireTool(t, names...)
-}
-
 // Start writes a dovecot.conf for opts, starts `dovecot -F -c conf`,
 // waits until IMAP, POP3 and LMTP accept connections, and stops Dovecot
 // when the test ends.
 func Start(t testing.TB, opts Options) *Dovecot {
 	t.Helper()
-	bin := RequireTool(t, "dovecot", "/usr/sbin/dovecot")
-	doveadm := RequireTool(t, "doveadm", "/usr/bin/doveadm")
+	bin := testkit.RequireTool(t, "dovecot", "/usr/sbin/dovecot")
+	doveadm := testkit.RequireTool(t, "doveadm", "/usr/bin/doveadm")
 
 	// The login and auth processes run as unprivileged users and must be
 	// able to reach the sockets, so the directory is 0755, not
@@ -143,17 +139,12 @@ func Start(t testing.TB, opts Options) *Dovecot {
 	d := &Dovecot{Dir: dir, Root: root, Conf: filepath.Join(dir, "dovecot.conf"), Password: p.password, UID: p.uid, GID: p.gid, t: t, doveadm: doveadm}
 	d.Chown()
 	if opts.TLS {
-		certPEM, keyPEM := postfixtest.SelfSigned(t)
-		d.CertFile, p.keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		d.CertFile, p.keyFile = testkit.WriteCert(t, dir)
 		p.certFile = d.CertFile
-		if err := os.WriteFile(d.CertFile, certPEM, 0o644); err != nil {
-			t.Fatalf("dovecottest: %v", err)
-		}
-		if err := os.WriteFile(p.keyFile, keyPEM, 0o600); err != nil {
-			t.Fatalf("dovecottest: %v", err)
-		}
 	}
-	p.imapPort, p.pop3Port, p.lmtpPort = FreePort(t), FreePort(t), FreePort(t)
+	// Dovecot binds its ports itself, so they are ports that were free a
+	// moment ago.
+	p.imapPort, p.pop3Port, p.lmtpPort = testkit.FreePort(t), testkit.FreePort(t), testkit.FreePort(t)
 	d.IMAPAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.imapPort))
 	d.POP3Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.pop3Port))
 	d.LMTPAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p.lmtpPort))
@@ -283,13 +274,42 @@ func (d *Dovecot) Log() string {
 	return string(a) + string(b)
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
+// LMTPTimeout bounds the connection to Dovecot's LMTP service in
+// DeliverLMTP.
+const LMTPTimeout = 10 * time.Second
+
+// DeliverLMTP delivers msg from from to rcpt through Dovecot's LMTP
+// service (LHLO, MAIL, RCPT, DATA, QUIT), failing t with Dovecot's log on
+// any error.
+func (d *Dovecot) DeliverLMTP(t testing.TB, from, rcpt, msg string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	conn, err := net.DialTimeout("tcp", d.LMTPAddr, LMTPTimeout)
 	if err != nil {
 		t.Fatalf("dovecottest: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	err = c.Hello("localhost")
+	if err == nil {
+		err = c.Mail(from, nil)
+	}
+	if err == nil {
+		err = c.Rcpt(rcpt, nil)
+	}
+	var w io.WriteCloser
+	if err == nil {
+		w, err = c.Data()
+	}
+	if err == nil {
+		_, err = io.WriteString(w, msg)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err == nil {
+		err = c.Quit()
+	}
+	if err != nil {
+		t.Fatalf("dovecottest: LMTP delivery to %s: %v\n%s", rcpt, err, d.Log())
+	}
 }

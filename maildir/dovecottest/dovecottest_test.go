@@ -1,15 +1,11 @@
 package dovecottest_test
 
 import (
-	"io"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-smtp"
 
 	"postern/maildir/dovecottest"
 )
@@ -21,47 +17,13 @@ const testMessage = "From: anna@example.org\r\n" +
 	"\r\n" +
 	"Body line one.\r\n"
 
-// lmtpDeliver sends msg to rcpt over LMTP with go-smtp's client.
-func lmtpDeliver(t *testing.T, d *dovecottest.Dovecot, rcpt, msg string) {
-	addr := d.LMTPAddr
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClientLMTP(conn)
-	defer c.Close()
-	if err := c.Hello("localhost"); err != nil {
-		t.Fatalf("LHLO: %v", err)
-	}
-	if err := c.Mail("anna@example.org", nil); err != nil {
-		t.Fatalf("MAIL: %v", err)
-	}
-	if err := c.Rcpt(rcpt, nil); err != nil {
-		t.Fatalf("RCPT: %v\n%s", err, d.Log())
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatalf("DATA: %v", err)
-	}
-	if _, err := io.WriteString(w, msg); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatalf("end of DATA: %v\n%s", err, d.Log())
-	}
-	if err := c.Quit(); err != nil {
-		t.Fatalf("QUIT: %v", err)
-	}
-}
-
 // TestLMTPThenIMAP: deliver through Dovecot's LMTP, log in over IMAP, read
 // the message back byte for byte, and see it in the Maildir.
 func TestLMTPThenIMAP(t *testing.T) {
 	t.Parallel()
 	d := dovecottest.Start(t, dovecottest.Options{AutoCreate: true})
 
-	lmtpDeliver(t, d, "bob@example.org", testMessage)
+	d.DeliverLMTP(t, "anna@example.org", "bob@example.org", testMessage)
 
 	c, err := imapclient.DialInsecure(d.IMAPAddr, nil)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/accounts/testkit"
 	"postern/maildir/durable"
 )
 
@@ -114,7 +115,7 @@ func TestMemoryWith10000Queued(t *testing.T) {
 		c.Resolver = "127.0.0.1:1" // nothing listens: every lookup fails temporarily
 		c.Workers = 64
 	})
-	waitFor(t, "every message tried once", func() bool {
+	testkit.WaitFor(t, "every message tried once", func() bool {
 		ents, _ := os.ReadDir(dir)
 		return len(ents) > 0 && q.attemptedAll()
 	})

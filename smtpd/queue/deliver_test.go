@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"postern/accounts/testkit"
+
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
@@ -33,7 +35,7 @@ func TestDeliverToMXSignedOverTLS(t *testing.T) {
 	q := testQueue(t, data, d, portOf(rcv.addr), nil, nil)
 
 	enqueue(t, q, "anna@sender.test", []string{"bob@a.test", "carol@A.test"}, testMessage("anna@sender.test", "bob@a.test", "hello"))
-	waitFor(t, "delivery", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
+	testkit.WaitFor(t, "delivery", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
 
 	m := rcv.messages()[0]
 	if m.helo != "out.sender.test" || !m.tls || m.from != "anna@sender.test" || len(m.rcpts) != 2 {
@@ -100,7 +102,7 @@ func TestTemporaryFailureRetriedAndDeliveredOnce(t *testing.T) {
 	d.add(t, "a.test. MX 10 mx.a.test.", "mx.a.test. A 127.0.0.1")
 	q := testQueue(t, data, d, portOf(rcv.addr), nil, nil)
 	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "retry"))
-	waitFor(t, "delivery after retry", func() bool { return queueEmpty(data) })
+	testkit.WaitFor(t, "delivery after retry", func() bool { return queueEmpty(data) })
 	if got := rcv.messages(); len(got) != 1 {
 		t.Fatalf("delivered %d times, want 1", len(got))
 	}
@@ -120,7 +122,7 @@ func TestPermanentFailureBouncesToLocalSender(t *testing.T) {
 	box := &inbox{localDomain: "sender.test"}
 	q := testQueue(t, data, d, portOf(rcv.addr), box, nil)
 	enqueue(t, q, "anna@sender.test", []string{"nobody@a.test"}, testMessage("anna@sender.test", "nobody@a.test", "lost"))
-	waitFor(t, "bounce", func() bool { return len(box.of("anna@sender.test")) == 1 && queueEmpty(data) })
+	testkit.WaitFor(t, "bounce", func() bool { return len(box.of("anna@sender.test")) == 1 && queueEmpty(data) })
 
 	dsn := string(box.of("anna@sender.test")[0])
 	for _, want := range []string{
@@ -185,7 +187,7 @@ func TestMixedRecipientOutcomes(t *testing.T) {
 	box := &inbox{localDomain: "sender.test"}
 	q := testQueue(t, data, d, portOf(rcv.addr), box, nil)
 	enqueue(t, q, "anna@sender.test", []string{"yes@a.test", "no@a.test", "later@a.test"}, testMessage("anna@sender.test", "yes@a.test", "mixed"))
-	waitFor(t, "all outcomes", func() bool { return queueEmpty(data) })
+	testkit.WaitFor(t, "all outcomes", func() bool { return queueEmpty(data) })
 
 	got := rcv.messages()
 	if len(got) != 2 || strings.Join(got[0].rcpts, ",") != "yes@a.test" || strings.Join(got[1].rcpts, ",") != "later@a.test" {
@@ -214,7 +216,7 @@ func TestSilentMXTimesOutAndNextMXIsTried(t *testing.T) {
 		"silent.a.test. A 127.0.0.2", "good.a.test. A 127.0.0.1")
 	q := testQueue(t, data, d, portOf(rcv.addr), nil, func(c *Config) { c.CommandTimeout = Duration(time.Second) })
 	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "fallback"))
-	waitFor(t, "delivery via second MX", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
+	testkit.WaitFor(t, "delivery via second MX", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
 }
 
 // Routing failures that are final bounce at once with the matching status;
@@ -241,7 +243,7 @@ func TestRoutingOutcomes(t *testing.T) {
 			box := &inbox{localDomain: "sender.test"}
 			q := testQueue(t, data, d, portOf(rcv.addr), box, nil)
 			enqueue(t, q, "anna@sender.test", []string{"x@" + tc.domain}, testMessage("anna@sender.test", "x@a.test", "route"))
-			waitFor(t, "outcome", func() bool { return queueEmpty(data) })
+			testkit.WaitFor(t, "outcome", func() bool { return queueEmpty(data) })
 			if tc.delivered {
 				if len(rcv.messages()) != 1 {
 					t.Fatalf("not delivered")
@@ -267,7 +269,7 @@ func TestSMTPUTF8RequiredButNotOffered(t *testing.T) {
 	box := &inbox{localDomain: "sender.test"}
 	q := testQueue(t, data, d, portOf(rcv.addr), box, nil)
 	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "Grüße"))
-	waitFor(t, "bounce", func() bool { return len(box.of("anna@sender.test")) == 1 })
+	testkit.WaitFor(t, "bounce", func() bool { return len(box.of("anna@sender.test")) == 1 })
 	if dsn := string(box.of("anna@sender.test")[0]); !strings.Contains(dsn, "needs SMTPUTF8") || !strings.Contains(dsn, "Status: 5.6.7") {
 		t.Fatalf("bounce:\n%s", dsn)
 	}
@@ -294,7 +296,7 @@ func TestNeverBounceABounce(t *testing.T) {
 	// bounce goes to remote@a.test with MAIL FROM:<>, is rejected, and
 	// then dropped without a second bounce.
 	enqueue(t, q, "remote@a.test", []string{"no@a.test"}, testMessage("remote@a.test", "no@a.test", "loop"))
-	waitFor(t, "both messages finished", func() bool { return queueEmpty(data) })
+	testkit.WaitFor(t, "both messages finished", func() bool { return queueEmpty(data) })
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
 	if rcv.attempts["no@a.test"] != 1 || rcv.attempts["remote@a.test"] != 1 {
@@ -322,7 +324,7 @@ func TestRestartResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	testQueue(t, data, d, portOf(rcv.addr), nil, nil)
-	waitFor(t, "delivery after restart", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
+	testkit.WaitFor(t, "delivery after restart", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
 	if !strings.Contains(string(rcv.messages()[0].data), "Subject: resume") {
 		t.Fatalf("wrong message delivered for %s", id)
 	}
@@ -350,7 +352,7 @@ func TestDropAndFlush(t *testing.T) {
 	q := testQueue(t, data, d, portOf(rcv.addr), box, func(c *Config) { c.Retry = []Duration{Duration(time.Hour)} })
 	dropID := enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "drop"))
 	flushID := enqueue(t, q, "anna@sender.test", []string{"carol@a.test"}, testMessage("anna@sender.test", "carol@a.test", "flush"))
-	waitFor(t, "first attempts", func() bool {
+	testkit.WaitFor(t, "first attempts", func() bool {
 		l, _ := List(data)
 		n := 0
 		for _, e := range l {
@@ -363,7 +365,7 @@ func TestDropAndFlush(t *testing.T) {
 	if err := RequestDrop(data, dropID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "drop bounce", func() bool { return len(box.of("anna@sender.test")) == 1 })
+	testkit.WaitFor(t, "drop bounce", func() bool { return len(box.of("anna@sender.test")) == 1 })
 	if dsn := string(box.of("anna@sender.test")[0]); !strings.Contains(dsn, "deleted by administrator") {
 		t.Fatalf("bounce:\n%s", dsn)
 	}
@@ -371,7 +373,7 @@ func TestDropAndFlush(t *testing.T) {
 	if err := RequestFlush(data, flushID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "flushed delivery", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
+	testkit.WaitFor(t, "flushed delivery", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
 	if err := RequestDrop(data, "nosuchid"); err == nil {
 		t.Fatal("dropping an unknown id succeeded")
 	}
@@ -390,26 +392,20 @@ func TestSmarthostAuth(t *testing.T) {
 			data := t.TempDir()
 			d := newTestDNS(t)
 			rcv := newReceiver(t, "127.0.0.1:0", false, func(r *receiver) { r.user, r.pass = "relayuser", "s3cret" })
-			certPEM, keyPEM := selfSigned(t)
-			cert, err := tlsPair(certPEM, keyPEM)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rcv.srv.TLSConfig = cert
-			ca := filepath.Join(t.TempDir(), "ca.pem")
-			os.WriteFile(ca, certPEM, 0o600)
+			rcv.srv.TLSConfig = testkit.ServerTLS()
+			ca, _ := testkit.WriteCert(t, t.TempDir())
 			q := testQueue(t, data, d, "1", nil, func(c *Config) {
 				c.Smarthost = Smarthost{Address: net.JoinHostPort("127.0.0.1", portOf(rcv.addr)), Username: tc.user, Password: "s3cret", CAFile: ca}
 			})
 			enqueue(t, q, "anna@sender.test", []string{"bob@anywhere.test"}, testMessage("anna@sender.test", "bob@anywhere.test", "relay"))
 			if tc.delivered {
-				waitFor(t, "relayed", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
+				testkit.WaitFor(t, "relayed", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
 				if !rcv.messages()[0].tls {
 					t.Fatal("relayed without TLS")
 				}
 				return
 			}
-			waitFor(t, "deferred with reason", func() bool {
+			testkit.WaitFor(t, "deferred with reason", func() bool {
 				l, _ := List(data)
 				return len(l) == 1 && l[0].Rcpts[0].State == StateDeferred && strings.Contains(l[0].Rcpts[0].LastError, "MAIL FROM: 502 5.7.0 Please authenticate first")
 			})
@@ -427,7 +423,7 @@ func TestSmarthostRequiresVerifiedTLS(t *testing.T) {
 		c.Smarthost = Smarthost{Address: rcv.addr}
 	})
 	enqueue(t, q, "anna@sender.test", []string{"bob@anywhere.test"}, testMessage("anna@sender.test", "bob@anywhere.test", "relay"))
-	waitFor(t, "deferred", func() bool {
+	testkit.WaitFor(t, "deferred", func() bool {
 		l, _ := List(data)
 		return len(l) == 1 && l[0].Rcpts[0].State == StateDeferred && l[0].Rcpts[0].Attempts >= 1
 	})
@@ -467,13 +463,13 @@ func TestBrokenSTARTTLS(t *testing.T) {
 			q := testQueue(t, data, d, portOf(rcv.addr), nil, func(c *Config) { c.RequireTLS = requireTLS })
 			enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "tls"))
 			if !requireTLS {
-				waitFor(t, "plaintext delivery", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
+				testkit.WaitFor(t, "plaintext delivery", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
 				if rcv.messages()[0].tls {
 					t.Fatal("TLS reported")
 				}
 				return
 			}
-			waitFor(t, "deferral", func() bool {
+			testkit.WaitFor(t, "deferral", func() bool {
 				l, _ := List(data)
 				return len(l) == 1 && l[0].Rcpts[0].State == StateDeferred && strings.Contains(l[0].Rcpts[0].LastError, "TLS is required")
 			})
@@ -499,7 +495,7 @@ func TestSizeAndSMTPUTF8Honoured(t *testing.T) {
 	q := testQueue(t, data, d, portOf(rcv.addr), box, nil)
 	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "big")+strings.Repeat("x", 500)+"\r\n")
 	enqueue(t, q, "anna@sender.test", []string{"jöran@a.test"}, testMessage("anna@sender.test", "jöran@a.test", "Grüße"))
-	waitFor(t, "both finished", func() bool { return queueEmpty(data) && len(box.of("anna@sender.test")) == 1 })
+	testkit.WaitFor(t, "both finished", func() bool { return queueEmpty(data) && len(box.of("anna@sender.test")) == 1 })
 	if dsn := string(box.of("anna@sender.test")[0]); !strings.Contains(dsn, "Status: 5.3.4") || !strings.Contains(dsn, "exceeds") {
 		t.Fatalf("bounce:\n%s", dsn)
 	}
@@ -525,7 +521,7 @@ func TestExpiryBounces(t *testing.T) {
 		c.Retry = []Duration{Duration(100 * time.Millisecond)}
 	})
 	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "expire"))
-	waitFor(t, "expiry bounce", func() bool { return len(box.of("anna@sender.test")) == 1 && queueEmpty(data) })
+	testkit.WaitFor(t, "expiry bounce", func() bool { return len(box.of("anna@sender.test")) == 1 && queueEmpty(data) })
 	dsn := string(box.of("anna@sender.test")[0])
 	for _, want := range []string{"Status: 5.4.7", "delivery time expired after", "451 4.3.0 Try again later"} {
 		if !strings.Contains(dsn, want) {
@@ -539,27 +535,18 @@ func TestSmarthostImplicitTLS(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	d := newTestDNS(t)
-	certPEM, keyPEM := selfSigned(t)
-	cfg, err := tlsPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := tls.NewListener(testkit.Listen(t), testkit.ServerTLS())
 	r := &receiver{attempts: map[string]int{}, user: "relayuser", pass: "s3cret"}
 	r.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &recvSession{r: r, c: c}, nil }))
 	r.srv.ReadTimeout, r.srv.WriteTimeout = 10*time.Second, 10*time.Second
 	go r.srv.Serve(l)
 	t.Cleanup(func() { r.srv.Close() })
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	os.WriteFile(ca, certPEM, 0o600)
+	ca, _ := testkit.WriteCert(t, t.TempDir())
 	q := testQueue(t, data, d, "1", nil, func(c *Config) {
 		c.Smarthost = Smarthost{Address: l.Addr().String(), ImplicitTLS: true, Username: "relayuser", Password: "s3cret", CAFile: ca, Domains: []string{"far.test"}}
 	})
 	enqueue(t, q, "anna@sender.test", []string{"bob@far.test"}, testMessage("anna@sender.test", "bob@far.test", "465"))
-	waitFor(t, "relayed over implicit TLS", func() bool { return len(r.messages()) == 1 && queueEmpty(data) })
+	testkit.WaitFor(t, "relayed over implicit TLS", func() bool { return len(r.messages()) == 1 && queueEmpty(data) })
 	if !r.messages()[0].tls {
 		t.Fatal("not over TLS")
 	}
@@ -582,7 +569,7 @@ func TestDelayWarningThenBounce(t *testing.T) {
 		c.Retry = []Duration{Duration(100 * time.Millisecond)}
 	})
 	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "slow"))
-	waitFor(t, "warning and bounce", func() bool { return len(box.of("anna@sender.test")) == 2 && queueEmpty(data) })
+	testkit.WaitFor(t, "warning and bounce", func() bool { return len(box.of("anna@sender.test")) == 2 && queueEmpty(data) })
 	got := box.of("anna@sender.test")
 	warn, bounce := string(got[0]), string(got[1])
 	for _, want := range []string{"Subject: Delayed Mail", "Action: delayed", "Status: 4.3.0", "Will-Retry-Until:", "451 4.3.0 Try again later"} {
@@ -621,7 +608,7 @@ func TestRefusingGreetingTriesNextMX(t *testing.T) {
 		"refuse.a.test. A 127.0.0.2", "good.a.test. A 127.0.0.1")
 	q := testQueue(t, data, d, portOf(rcv.addr), nil, nil)
 	enqueue(t, q, "anna@sender.test", []string{"bob@a.test"}, testMessage("anna@sender.test", "bob@a.test", "refused"))
-	waitFor(t, "delivery via second MX", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
+	testkit.WaitFor(t, "delivery via second MX", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
 }
 
 // Recipients that are local accounts are stored directly, never sent to
@@ -635,7 +622,7 @@ func TestLocalRecipientsBypassTheNetwork(t *testing.T) {
 	box := &inbox{localDomain: "sender.test"}
 	q := testQueue(t, data, d, portOf(rcv.addr), box, nil)
 	enqueue(t, q, "anna@sender.test", []string{"bob@a.test", "carl@sender.test"}, testMessage("anna@sender.test", "bob@a.test", "both"))
-	waitFor(t, "both deliveries", func() bool { return queueEmpty(data) })
+	testkit.WaitFor(t, "both deliveries", func() bool { return queueEmpty(data) })
 	got := rcv.messages()
 	if len(got) != 1 || strings.Join(got[0].rcpts, ",") != "bob@a.test" {
 		t.Fatalf("network deliveries: %+v", got)

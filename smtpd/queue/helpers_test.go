@@ -3,7 +3,6 @@ package queue
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -18,8 +17,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"postern/accounts/testkit"
 	"postern/smtpd/queue/dnstest"
-	"postern/smtpd/queue/postfixtest"
 )
 
 // testDNS is a dnstest.Server with the short names the tests use.
@@ -76,7 +75,7 @@ func newReceiver(t testing.TB, addr string, withTLS bool, configure func(*receiv
 	r.srv.MaxMessageBytes = 10 << 20
 	r.srv.AllowInsecureAuth = false
 	if withTLS {
-		r.srv.TLSConfig = testTLSConfig(t)
+		r.srv.TLSConfig = testkit.ServerTLS()
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -192,18 +191,6 @@ func blackhole(t testing.TB, addr string) {
 	})
 }
 
-// selfSigned is postfixtest.SelfSigned.
-func selfSigned(t testing.TB) (certPEM, keyPEM []byte) { return postfixtest.SelfSigned(t) }
-
-func testTLSConfig(t testing.TB) *tls.Config {
-	c, k := selfSigned(t)
-	cert, err := tls.X509KeyPair(c, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}}
-}
-
 // inbox is a Local that keeps the messages delivered to each user in
 // memory. Users are the addresses of localDomain.
 type inbox struct {
@@ -273,12 +260,6 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// waitFor is postfixtest.WaitFor.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	postfixtest.WaitFor(t, what, cond)
-}
-
 // queueEmpty reports whether the data directory's queue holds no message.
 func queueEmpty(dataDir string) bool {
 	m, _ := filepath.Glob(filepath.Join(dataDir, "queue", "*.json"))
@@ -310,11 +291,3 @@ var errNoUser = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1,
 
 var _ = errors.New
 var _ = bytes.Contains
-
-func tlsPair(certPEM, keyPEM []byte) (*tls.Config, error) {
-	c, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		return nil, err
-	}
-	return &tls.Config{Certificates: []tls.Certificate{c}}, nil
-}

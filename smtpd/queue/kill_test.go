@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"postern/accounts/testkit"
 )
 
 // TestKillChild is the delivering process of TestSIGKILLMidDelivery: it
@@ -86,7 +88,7 @@ func TestSIGKILLMidDelivery(t *testing.T) {
 		t.Fatalf("after the kill the message must still be queued: %v %+v", err, l)
 	}
 	testQueue(t, data, d, portOf(rcv.addr), nil, nil)
-	waitFor(t, "delivery after restart", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
+	testkit.WaitFor(t, "delivery after restart", func() bool { return len(rcv.messages()) == 1 && queueEmpty(data) })
 	if got := rcv.messages(); len(got) != 1 || !strings.Contains(string(got[0].data), "Subject: killed") {
 		t.Fatalf("received %d messages", len(got))
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
+	"postern/accounts/testkit"
 	"postern/smtpd/queue/postfixtest"
 )
 
@@ -33,7 +34,7 @@ func TestDeliverToPostfix(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	waitFor(t, "queue to empty", func() bool { return queueEmpty(data) })
+	testkit.WaitFor(t, "queue to empty", func() bool { return queueEmpty(data) })
 	for _, m := range pf.Delivered() {
 		if !bytes.Contains(m, []byte("Subject: to-postfix\n")) || !bytes.Contains(m, []byte("Message-ID: <to-postfix@sender.test>")) {
 			t.Fatalf("header not intact:\n%s", m)
@@ -76,7 +77,7 @@ func TestSmarthostPostfixAuth(t *testing.T) {
 					}
 					time.Sleep(50 * time.Millisecond)
 				}
-				waitFor(t, "queue to empty", func() bool { return queueEmpty(data) })
+				testkit.WaitFor(t, "queue to empty", func() bool { return queueEmpty(data) })
 				if m := pf.Delivered()[0]; !bytes.Contains(m, []byte("with ESMTPSA")) {
 					t.Fatalf("no authenticated relay in Received:\n%s", m)
 				}

@@ -8,14 +8,7 @@ package postfixtest
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -25,26 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// RequireTool returns the path of a third-party program, skipping the test
-// when it is missing, or failing when POSTERN_REQUIRE_TOOLS=1.
-func RequireTool(t testing.TB, names ...string) string {
-	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-		if _, err := os.Stat(n); err == nil {
-			return n
-		}
-	}
-	if os.Getenv("POSTERN_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("%v not installed (POSTERN_REQUIRE_TOOLS=1)", names)
-	}
-	t.Skipf("%v not installed", names)
-	return ""
-}
+	"postern/accounts/testkit"
+)
 
 // Server is a private Postfix instance on 127.0.0.1: its own config,
 // queue and data directories, accepting mail for its domains into one
@@ -79,13 +55,10 @@ type Options struct {
 // the test is skipped, or fails with POSTERN_REQUIRE_TOOLS=1.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	master := RequireTool(t, "/usr/lib/postfix/sbin/master")
-	postfixCmd := RequireTool(t, "postfix", "/usr/sbin/postfix")
+	master := testkit.RequireTool(t, "/usr/lib/postfix/sbin/master")
+	postfixCmd := testkit.RequireTool(t, "postfix", "/usr/sbin/postfix")
 	if os.Geteuid() != 0 {
-		if os.Getenv("POSTERN_REQUIRE_TOOLS") == "1" {
-			t.Fatal("a private Postfix instance needs root")
-		}
-		t.Skip("a private Postfix instance needs root")
+		testkit.Unavailable(t, "a private Postfix instance needs root")
 	}
 	pu, err := user.Lookup("postfix")
 	if err != nil {
@@ -113,11 +86,11 @@ func Start(t testing.TB, opts Options) *Server {
 	os.Chown(filepath.Join(dir, "data"), uid, gid)
 	os.Chown(filepath.Join(dir, "mail"), uid, gid)
 
-	certPEM, keyPEM := SelfSigned(t)
-	os.WriteFile(filepath.Join(dir, "etc", "cert.pem"), certPEM, 0o644)
-	os.WriteFile(filepath.Join(dir, "etc", "key.pem"), keyPEM, 0o600)
+	testkit.WriteCert(t, filepath.Join(dir, "etc"))
 
-	addr, authAddr := freeAddr(t), freeAddr(t)
+	// Postfix binds its ports itself (it cannot be handed a listening
+	// socket), so they are ports that were free a moment ago.
+	addr, authAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 
 	mainCF := fmt.Sprintf(`compatibility_level = 3.6
 queue_directory = %[1]s/spool
@@ -215,7 +188,7 @@ showq unix n - n - - showq
 			<-done
 		}
 	})
-	WaitFor(t, "postfix to listen", func() bool {
+	testkit.WaitFor(t, "postfix to listen", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()
@@ -225,23 +198,11 @@ showq unix n - n - - showq
 	return &Server{Dir: dir, Addr: addr, AuthAddr: authAddr, CertFile: filepath.Join(dir, "etc", "cert.pem")}
 }
 
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment
-// ago (Postfix cannot be handed a listening socket).
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // startDovecotAuth runs a private Dovecot that serves only its auth
 // service on socket, for Postfix's SASL, with one user relayuser/s3cret.
 func startDovecotAuth(t testing.TB, dir, socket string) {
 	t.Helper()
-	dovecot := RequireTool(t, "dovecot", "/usr/sbin/dovecot")
+	dovecot := testkit.RequireTool(t, "dovecot", "/usr/sbin/dovecot")
 	dd := filepath.Join(dir, "dovecot")
 	os.MkdirAll(dd, 0o755)
 	os.WriteFile(filepath.Join(dd, "passwd"), []byte("relayuser:{PLAIN}s3cret\n"), 0o644)
@@ -278,7 +239,7 @@ service auth {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	})
-	WaitFor(t, "dovecot auth socket", func() bool {
+	testkit.WaitFor(t, "dovecot auth socket", func() bool {
 		_, err := os.Stat(socket)
 		return err == nil
 	})
@@ -300,50 +261,4 @@ func (p *Server) Delivered() [][]byte {
 func (p *Server) Log() string {
 	b, _ := os.ReadFile(filepath.Join(p.Dir, "maillog"))
 	return string(b)
-}
-
-// SelfSigned returns a fresh CA-style certificate and key for "mx.test",
-// "relay.test", "localhost" and 127.0.0.1, PEM encoded.
-func SelfSigned(t testing.TB) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "mx.test"},
-		DNSNames:              []string{"mx.test", "relay.test", "localhost"},
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-}
-
-// WaitFor polls cond every 10 ms until it holds, and fails the test when
-// it still does not after 20 s (a generous bound; only failures wait that
-// long).
-func WaitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
