@@ -46,5 +46,6 @@
 // table and swaps it in; sessions already logged in are unaffected.
 // Throttling state lives in memory per Directory under its own mutex,
 // which is never held while sleeping, hashing or waiting in line for a
-// check slot (a waiter sleeps on a channel closed when a slot frees).
+// check slot (a waiter sleeps on a channel closed when a slot frees or
+// the line moves; slots go to the waiters in order of arrival).
 package accounts

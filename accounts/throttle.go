@@ -117,14 +117,58 @@ type counter struct {
 	bannedUntil time.Time
 	recent      []pwMark // accounts only
 
-	active  int           // checks holding a slot (waiting their delay or hashing)
-	waiting int           // attempts in line for a slot
-	freed   chan struct{} // closed (and cleared) when a slot frees while someone waits
+	active int // checks holding a slot (waiting their delay or hashing)
+	// line holds the arrival numbers of the attempts waiting for a slot,
+	// oldest first: free slots go to the oldest, so no login waits while
+	// later ones are served.
+	line  []uint64
+	freed chan struct{} // closed (and cleared) when a slot frees or the line moves
 }
 
 // inUse reports whether an attempt holds or waits for one of c's slots;
 // such a counter is never forgotten or replaced.
-func (c *counter) inUse() bool { return c.active > 0 || c.waiting > 0 }
+func (c *counter) inUse() bool { return c.active > 0 || len(c.line) > 0 }
+
+// mayStart reports whether the attempt that arrived as n gets a slot now:
+// the slots left after the running checks go to the oldest in line.
+func (c *counter) mayStart(n uint64) bool {
+	ahead := 0
+	for _, m := range c.line {
+		if m == n {
+			break
+		}
+		ahead++
+	}
+	return c.active+ahead < ConcurrentChecks
+}
+
+// leave takes the attempt that arrived as n out of the line and wakes the
+// others, whose places moved.
+func (c *counter) leave(n uint64) {
+	for i, m := range c.line {
+		if m == n {
+			c.line = append(c.line[:i], c.line[i+1:]...)
+			break
+		}
+	}
+	c.wake()
+}
+
+// wake tells the attempts in line to look again.
+func (c *counter) wake() {
+	if c.freed != nil {
+		close(c.freed)
+		c.freed = nil
+	}
+}
+
+// changed returns the channel closed at c's next change.
+func (c *counter) changed() chan struct{} {
+	if c.freed == nil {
+		c.freed = make(chan struct{})
+	}
+	return c.freed
+}
 
 // stale reports whether c's failures are old enough to be forgotten.
 func (c *counter) stale(now time.Time, window time.Duration) bool {
@@ -139,10 +183,7 @@ func (c *counter) resetFailures() {
 // release gives back one slot and wakes those in line.
 func (c *counter) release() {
 	c.active = max(c.active-1, 0)
-	if c.freed != nil {
-		close(c.freed)
-		c.freed = nil
-	}
+	c.wake()
 }
 
 // throttle holds the failure counters of one Directory.
@@ -152,6 +193,7 @@ type throttle struct {
 	mu       sync.Mutex
 	sources  map[string]*counter
 	accounts map[string]*counter
+	arrivals uint64 // numbers the attempts in arrival order
 }
 
 func newThrottle(cfg ThrottleConfig) *throttle {
@@ -208,8 +250,8 @@ type attempt struct {
 // errRefused is begin's answer for a banned source or account.
 var errRefused = errors.New("accounts: source or account refused after too many failures")
 
-// begin waits for a check slot of src and of acct (in line behind the
-// checks running, without added delay), then returns the attempt and the
+// begin waits for a check slot of src and of acct (in line, in order of
+// arrival, behind the checks running, without added delay), then returns the attempt and the
 // delay it must wait before checking the password: the one its source's
 // or account's failures known at that moment call for. It returns
 // errRefused when the source or account is banned (checked on arrival and
@@ -220,41 +262,38 @@ func (t *throttle) begin(ctx context.Context, now func() time.Time, src, acct st
 	t.mu.Lock()
 	at := now()
 	s, a := t.get(t.sources, src, at), t.get(t.accounts, acct, at)
-	s.waiting++
-	a.waiting++
+	t.arrivals++
+	n := t.arrivals
+	s.line = append(s.line, n)
+	a.line = append(a.line, n)
+	leave := func() {
+		s.leave(n)
+		a.leave(n)
+	}
 	for {
 		if at.Before(s.bannedUntil) || at.Before(a.bannedUntil) {
-			s.waiting--
-			a.waiting--
+			leave()
 			t.mu.Unlock()
 			return nil, errRefused
 		}
-		full := s
-		if s.active < ConcurrentChecks {
-			full = a
-		}
-		if full.active < ConcurrentChecks {
+		if s.mayStart(n) && a.mayStart(n) {
 			break
 		}
-		if full.freed == nil {
-			full.freed = make(chan struct{})
-		}
-		freed := full.freed
+		sc, ac := s.changed(), a.changed()
 		t.mu.Unlock()
 		select {
-		case <-freed:
+		case <-sc:
+		case <-ac:
 		case <-ctx.Done():
 			t.mu.Lock()
-			s.waiting--
-			a.waiting--
+			leave()
 			t.mu.Unlock()
 			return nil, fmt.Errorf("accounts: login abandoned while waiting for its turn: %w", ctx.Err())
 		}
 		t.mu.Lock()
 		at = now()
 	}
-	s.waiting--
-	a.waiting--
+	leave()
 	s.active++
 	a.active++
 	delay := t.cfg.delayFor(max(s.failures, a.failures))

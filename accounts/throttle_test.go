@@ -61,7 +61,7 @@ func TestThrottleSlotsAddNoDelay(t *testing.T) {
 	for _, at := range append(held[1:], r.at) {
 		th.end(clock(), at, succeeded, "")
 	}
-	if s := th.sources["192.0.2.9"]; s.active != 0 || s.waiting != 0 {
+	if s := th.sources["192.0.2.9"]; s.active != 0 || len(s.line) != 0 {
 		t.Fatalf("slots left: %+v", *s)
 	}
 
@@ -306,5 +306,61 @@ func TestParallelGuessBurstThrottled(t *testing.T) {
 	check("one source", f, th, other, DefaultSourceLimit)
 	if _, err := d.Authenticate(context.Background(), "imap", "203.0.113.6:5000", "u1@example.org", "s3cret-pass"); !errors.Is(err, ErrThrottled) {
 		t.Errorf("source after the burst: %v; want ErrThrottled", err)
+	}
+}
+
+// Free slots go to the logins in line in their order of arrival: with
+// many logins of one user at once (a family's devices, a load test), none
+// waits while later ones are served (before, every freed slot went to
+// whichever waiter woke first, and some waited more than 10 s).
+func TestThrottleLineIsFIFO(t *testing.T) {
+	t.Parallel()
+	th := newThrottle(ThrottleConfig{})
+	clock := func() time.Time { return time.Unix(1_800_000_000, 0) }
+	ctx := context.Background()
+	var held []*attempt
+	for range ConcurrentChecks {
+		at, err := th.begin(ctx, clock, "192.0.2.9", "anna@example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, at)
+	}
+	lineLen := func() int {
+		th.mu.Lock()
+		defer th.mu.Unlock()
+		return len(th.accounts["anna@example.org"].line)
+	}
+	const waiters = 12
+	started := make(chan int, waiters)
+	got := make(chan *attempt, waiters)
+	for i := range waiters {
+		go func() {
+			at, err := th.begin(ctx, clock, "192.0.2.9", "anna@example.org")
+			if err != nil {
+				t.Error(err)
+			}
+			started <- i
+			got <- at
+		}()
+		// The next one arrives only once this one is in line.
+		for deadline := time.Now().Add(5 * time.Second); lineLen() != i+1; {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiter %d never got in line", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// Free one slot at a time: the oldest in line takes it.
+	for i := range waiters {
+		th.end(clock(), held[0], succeeded, "")
+		held = held[1:]
+		if n := <-started; n != i {
+			t.Fatalf("slot %d went to waiter %d, want %d (arrival order)", i, n, i)
+		}
+		held = append(held, <-got)
+	}
+	for _, at := range held {
+		th.end(clock(), at, succeeded, "")
 	}
 }
