@@ -126,10 +126,6 @@ const (
 	maxHeaderBytesInDSN = 64 << 10
 )
 
-// defaultRetry is the wait before each retry: about 1, 5, 15, 30 minutes,
-// then hourly.
-var defaultRetry = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour}
-
 // DefaultConfig returns the configuration used for every key the operator
 // leaves out.
 func DefaultConfig() Config {
@@ -233,15 +229,4 @@ func (c Config) withDefaults() Config {
 		c.MaxMessageBytes = d.MaxMessageBytes
 	}
 	return c
-}
-
-// retryAfter is the wait after the n-th failed attempt (n starts at 1).
-func (c Config) retryAfter(n int) time.Duration {
-	if n < 1 {
-		n = 1
-	}
-	if n > len(c.Retry) {
-		n = len(c.Retry)
-	}
-	return c.Retry[n-1]
 }

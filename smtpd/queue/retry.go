@@ -94,3 +94,18 @@ func (q *Queue) delayWarning(env *Envelope, now time.Time) []*Recipient {
 	}
 	return deferred
 }
+
+// defaultRetry is the wait before each retry: about 1, 5, 15, 30 minutes,
+// then hourly.
+var defaultRetry = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour}
+
+// retryAfter is the wait after the n-th failed attempt (n starts at 1).
+func (c Config) retryAfter(n int) time.Duration {
+	if n < 1 {
+		n = 1
+	}
+	if n > len(c.Retry) {
+		n = len(c.Retry)
+	}
+	return c.Retry[n-1]
+}
