@@ -71,6 +71,12 @@ func TestMailboxLingers(t *testing.T) {
 	if m := e.mailboxOf(testkit.AnnaUser, "INBOX"); m != first {
 		t.Fatal("the lingering view was not reused")
 	}
+	// The server releases a session's view after its LOGOUT reply.
+	waitFor(t, func() bool {
+		e.srv.mu.Lock()
+		defer e.srv.mu.Unlock()
+		return first.refs == 0
+	})
 	// A session selecting it again stops the timer; leaving restarts it.
 	c := e.login(testkit.AnnaUser, testkit.AnnaPass, nil)
 	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
