@@ -37,7 +37,14 @@ func WithLogger(ctx context.Context, log *slog.Logger) context.Context {
 // passwords at once; the others wait for a free slot, which adds no delay
 // of its own. Then the throttling delay, taken from the failures known
 // when the attempt's turn comes: only failures slow a source or account
-// down, never logins merely in progress.
+// down, never logins merely in progress. A login refused by a ban set
+// while it waited (in line or its delay) gets ErrThrottled unchecked.
+//
+// A login from a network the account has logged in from before (its known
+// sources, see KnownSourcesFile) is throttled by its source and by that
+// network's own account limit, not by the account-wide limit: it neither
+// waits in line behind nor is refused because of guesses from elsewhere.
+// A success records its network as known.
 func (d *Directory) Authenticate(ctx context.Context, proto, remote, username, password string) (string, error) {
 	logName := username
 	if len(logName) > maxLoggedName {
@@ -54,9 +61,14 @@ func (d *Directory) Authenticate(ctx context.Context, proto, remote, username, p
 		acct = "?" + strings.ToLower(logName)
 	}
 	src := sourceKey(remote)
-	at, err := d.thr.begin(ctx, d.now, src, acct)
+	network, hasNet := knownNetwork(remote)
+	scope, known := acct, false
+	if nerr == nil && hasNet && d.known.has(name, network, d.now()) {
+		scope, known = knownScope(acct, network), true
+	}
+	at, err := d.thr.begin(ctx, d.now, src, scope)
 	if errors.Is(err, errRefused) {
-		log.Warn("login refused: too many failures", "user", logName, "source", src)
+		log.Warn("login refused: too many failures", "user", logName, "source", src, "known_source", known)
 		return "", ErrThrottled
 	}
 	if err != nil {
@@ -70,7 +82,7 @@ func (d *Directory) Authenticate(ctx context.Context, proto, remote, username, p
 		if d.thr.banned(d.now(), at) {
 			// Refused by the guesses that failed while this one waited.
 			d.thr.end(d.now(), at, abandoned, "")
-			log.Warn("login refused: too many failures", "user", logName, "source", src)
+			log.Warn("login refused: too many failures", "user", logName, "source", src, "known_source", known)
 			return "", ErrThrottled
 		}
 	}
@@ -87,11 +99,15 @@ func (d *Directory) Authenticate(ctx context.Context, proto, remote, username, p
 	err = bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw))
 	if err == nil && nerr == nil && u != nil && u.hash != "" && len(password) <= MaxPasswordBytes {
 		d.thr.end(d.now(), at, succeeded, "")
-		log.Info("login", "user", name)
+		attrs := []any{"user", name, "known_source", known}
+		if hasNet && d.known.saw(name, network, d.now()) {
+			attrs = append(attrs, "new_known_network", network.String())
+		}
+		log.Info("login", attrs...)
 		return name, nil
 	}
 	d.thr.end(d.now(), at, failed, password)
-	log.Warn("login failed", "user", logName, "source", src, "delay", at.delay)
+	log.Warn("login failed", "user", logName, "source", src, "known_source", known, "delay", at.delay)
 	return "", ErrAuthFailed
 }
 

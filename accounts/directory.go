@@ -48,7 +48,8 @@ type Directory struct {
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
 	thr   *throttle
-	dummy string // bcrypt hash checked for unknown users
+	known *knownSources // networks each user has logged in from
+	dummy string        // bcrypt hash checked for unknown users
 
 	tab    atomic.Pointer[table]
 	loadMu sync.Mutex // serialises reloads
@@ -100,6 +101,7 @@ func Open(dir string, opts Options) (*Directory, error) {
 		d.opts.BcryptCost = DefaultBcryptCost
 	}
 	d.thr = newThrottle(opts.Throttle)
+	d.known = loadKnownSources(filePath(dir, KnownSourcesFile), d.log, d.now())
 	dummy, err := HashPassword("postern dummy password", d.opts.BcryptCost)
 	if err != nil {
 		return nil, err
@@ -131,11 +133,16 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Close stops watching the files. Lookups keep answering from the last
-// loaded state.
+// Close stops watching the files and writes the known login networks'
+// refreshed last-seen times, if any are not yet on disk. Lookups keep
+// answering from the last loaded state.
 func (d *Directory) Close() error {
 	d.once.Do(func() { close(d.stop) })
 	<-d.done
+	if err := d.known.flush(d.now()); err != nil {
+		d.log.Error("accounts: cannot write the known login networks at close", "err", err)
+		return err
+	}
 	return nil
 }
 

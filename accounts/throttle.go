@@ -34,7 +34,10 @@ const (
 
 // ThrottleConfig sets how failed logins slow down and lock out further
 // attempts. Failures are counted per source (IPv4 address, IPv6 /64) and
-// per account name (existing or not).
+// per account name (existing or not). Logins to an account from one of
+// its known networks (see KnownSourcesFile) are counted per account and
+// network instead of per account: a guesser elsewhere never slows them
+// down or locks them out, and a guesser in one of them affects only it.
 type ThrottleConfig struct {
 	// FreeFailures is how many recent failures cost no delay.
 	FreeFailures int
@@ -47,7 +50,8 @@ type ThrottleConfig struct {
 	SourceBan   time.Duration
 	// AccountLimit distinct wrong passwords for one account refuse logins
 	// to it for AccountBan. Repeating a recently tried wrong password does
-	// not count toward it.
+	// not count toward it. Logins from the account's known networks are
+	// exempt; each such network has a limit of the same size of its own.
 	AccountLimit int
 	AccountBan   time.Duration
 	// FailureWindow: a counter with no failure for this long is forgotten.
@@ -251,13 +255,17 @@ type attempt struct {
 var errRefused = errors.New("accounts: source or account refused after too many failures")
 
 // begin waits for a check slot of src and of acct (in line, in order of
-// arrival, behind the checks running, without added delay), then returns the attempt and the
-// delay it must wait before checking the password: the one its source's
-// or account's failures known at that moment call for. It returns
-// errRefused when the source or account is banned (checked on arrival and
-// again when its turn comes), or ctx's error if ctx ends while in line.
-// now is read each time the state is looked at; t.mu is never held while
-// waiting.
+// arrival, behind the checks running, without added delay), then returns
+// the attempt and the delay it must wait before checking the password:
+// the one its source's or account's failures known at that moment call
+// for. acct is the account's throttling scope: its name for logins from
+// unknown sources, knownScope(name, network) for logins from one of its
+// known networks, which thus neither wait in line with nor are refused
+// with the others. begin returns errRefused when the source or account
+// is banned (checked on arrival and each time the line moves, so a login
+// in line when a ban is set leaves without a check), or ctx's error if
+// ctx ends while in line. now is read each time the state is looked at;
+// t.mu is never held while waiting.
 func (t *throttle) begin(ctx context.Context, now func() time.Time, src, acct string) (*attempt, error) {
 	t.mu.Lock()
 	at := now()
@@ -302,7 +310,8 @@ func (t *throttle) begin(ctx context.Context, now func() time.Time, src, acct st
 }
 
 // banned reports whether the source or account of at is refused now (a
-// ban set while at waited its delay).
+// ban set while at waited its delay): the caller then refuses the login
+// without checking its password.
 func (t *throttle) banned(now time.Time, at *attempt) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -364,15 +373,10 @@ const (
 // sourceKey maps a remote address ("ip:port" or "ip") to the key failures
 // are counted under: the IPv4 address, or the IPv6 /64.
 func sourceKey(remote string) string {
-	host := remote
-	if h, _, err := net.SplitHostPort(remote); err == nil {
-		host = h
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
+	ip, ok := remoteAddr(remote)
+	if !ok {
 		return remote
 	}
-	ip = ip.WithZone("").Unmap()
 	if ip.Is4() {
 		return ip.String()
 	}
@@ -381,4 +385,18 @@ func sourceKey(remote string) string {
 		return ip.String()
 	}
 	return p.String()
+}
+
+// remoteAddr parses the IP address of remote ("ip:port" or "ip"), without
+// zone, IPv4-mapped IPv6 addresses as IPv4.
+func remoteAddr(remote string) (netip.Addr, bool) {
+	host := remote
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		host = h
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ip.WithZone("").Unmap(), true
 }

@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"postern/accounts/testkit"
 )
 
 // Logins in progress take a check slot each, ConcurrentChecks per source
@@ -362,5 +366,316 @@ func TestThrottleLineIsFIFO(t *testing.T) {
 	}
 	for _, at := range held {
 		th.end(clock(), at, succeeded, "")
+	}
+}
+
+// simClock is a simulated clock for throttling runs of many minutes: the
+// test advances it in steps, and Sleep waits for simulated time to pass.
+type simClock struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	t    time.Time
+}
+
+func newSimClock(start time.Time) *simClock {
+	c := &simClock{t: start}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+func (c *simClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *simClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for until := c.t.Add(d); c.t.Before(until); {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.cond.Wait()
+	}
+	return nil
+}
+
+func (c *simClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+	c.cond.Broadcast()
+}
+
+// extraUsers is how many users x0@example.org ... testkitDirectory adds
+// to anna and bob: guesses against existing users check cost-4 hashes,
+// while unknown users check the dummy hash at cost 10 or more (slow under
+// -race).
+const extraUsers = 2 * DefaultSourceLimit
+
+// extraUser names the i-th extra user.
+func extraUser(i int) string { return fmt.Sprintf("x%d@example.org", i%extraUsers) }
+
+// testkitDirectory opens a Directory over the test kit's users (anna and
+// bob, bcrypt cost 4) and extraUsers more in dir, with the background
+// reload off.
+func testkitDirectory(t *testing.T, dir string, opts Options) *Directory {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, UsersFile)); os.IsNotExist(err) {
+		passwd := testkit.Passwd()
+		for i := range extraUsers {
+			passwd += testkit.PasswdLine(extraUser(i), "extra-user-pass")
+		}
+		testkit.WritePasswd(t, filepath.Join(dir, UsersFile), passwd)
+	}
+	opts.Domains, opts.ReloadInterval = []string{testkit.Domain}, -1
+	d, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// The attacker test of issue 16, at the default limits over 14 simulated
+// minutes (inside the source's 15-minute ban): 200 connections of one
+// address guess in parallel, each reconnecting at once after a wrong
+// password and 5 s after a refusal. The passwords checked stay within
+// SourceLimit + ConcurrentChecks in all, and after the first refusal come
+// at far less than 0.5 a second: guesses in line or waiting their delay
+// when a ban is set are refused unchecked. Against one account the
+// account ban stops them; against many accounts, the source ban.
+func TestGuessRateAfterBan(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		target func(i, n int) string
+	}{
+		{"one account", func(i, n int) string { return testkit.AnnaUser }},
+		{"many accounts", func(i, n int) string { return extraUser(i + n) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			const guessers = 200
+			const run = 14 * time.Minute
+			start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+			clk := newSimClock(start)
+			d := testkitDirectory(t, t.TempDir(), Options{Now: clk.Now, Sleep: clk.Sleep})
+			end := start.Add(run)
+
+			var mu sync.Mutex
+			var checked []time.Time // when each wrong password's answer came
+			var firstRefusal time.Time
+			var other []error
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var wg sync.WaitGroup
+			for i := range guessers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n := 0; clk.Now().Before(end) && ctx.Err() == nil; n++ {
+						_, err := d.Authenticate(ctx, "imap", fmt.Sprintf("127.0.0.1:%d", 10000+i), c.target(i, n), fmt.Sprintf("guess-%d-%d", i, n))
+						now := clk.Now()
+						mu.Lock()
+						switch {
+						case errors.Is(err, ErrAuthFailed):
+							checked = append(checked, now)
+						case errors.Is(err, ErrThrottled):
+							if firstRefusal.IsZero() {
+								firstRefusal = now
+							}
+						case ctx.Err() == nil:
+							other = append(other, err)
+						}
+						mu.Unlock()
+						if errors.Is(err, ErrThrottled) {
+							clk.Sleep(ctx, 5*time.Second)
+						}
+					}
+				}()
+			}
+			// Half a simulated second each real millisecond or so: a check
+			// at bcrypt cost 4 takes a simulated second or two.
+			for clk.Now().Before(end) {
+				clk.advance(500 * time.Millisecond)
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			for deadline := time.Now().Add(10 * time.Second); ; clk.advance(0) { // wake the sleepers to see ctx end
+				select {
+				case <-done:
+				case <-time.After(time.Millisecond):
+					if time.Now().After(deadline) {
+						t.Fatal("guessers did not stop")
+					}
+					continue
+				}
+				break
+			}
+			if len(other) > 0 {
+				t.Fatalf("unexpected errors: %v", other[:min(len(other), 5)])
+			}
+			if firstRefusal.IsZero() {
+				t.Fatalf("no guess refused in %v (%d checked)", run, len(checked))
+			}
+			if max := DefaultSourceLimit + ConcurrentChecks; len(checked) > max {
+				t.Errorf("%d passwords checked; want at most SourceLimit + ConcurrentChecks = %d", len(checked), max)
+			}
+			after := 0
+			for _, at := range checked {
+				if at.After(firstRefusal) {
+					after++
+				}
+			}
+			window := end.Sub(firstRefusal)
+			rate := float64(after) / window.Seconds()
+			if rate > 0.5 {
+				t.Errorf("%d passwords checked in the %v after the first refusal: %.3f/s; want at most 0.5/s", after, window, rate)
+			}
+			t.Logf("%d passwords checked in %v; first refusal after %v; then %d in %v (%.4f/s)",
+				len(checked), run, firstRefusal.Sub(start), after, window.Round(time.Second), rate)
+		})
+	}
+}
+
+// blockingSleep is a Directory Sleep that holds the logins whose context
+// carries holdKey until release is closed (counting them in held) and
+// returns at once for the others.
+type blockingSleep struct {
+	release chan struct{}
+	held    atomic.Int32
+}
+
+type holdKey struct{}
+
+func (b *blockingSleep) sleep(ctx context.Context, d time.Duration) error {
+	if ctx.Value(holdKey{}) == nil {
+		return ctx.Err()
+	}
+	b.held.Add(1)
+	defer b.held.Add(-1)
+	select {
+	case <-b.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// waitHeld waits until n logins are held in their delay.
+func (b *blockingSleep) waitHeld(t *testing.T, n int32) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); b.held.Load() != n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d logins held in their delay; want %d", b.held.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A login waiting its throttling delay when its source, or (from an
+// unknown source) its account, gets banned is refused without a password
+// check: it carries the right password, which a check would accept. A
+// login from a known network of the account is not refused by the
+// account's ban, only by its source's.
+func TestBanDuringDelayRefusesUnchecked(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	for _, c := range []struct {
+		name     string
+		knownNet string // where anna logged in from before, if anywhere
+		waiter   string // the source of anna's delayed login
+		ban      func(d *Directory)
+		refused  bool
+	}{
+		{"source banned", "", "203.0.113.7", func(d *Directory) {
+			for i := range DefaultSourceLimit {
+				d.Authenticate(context.Background(), "imap", "203.0.113.7", extraUser(i), "wrong")
+			}
+		}, true},
+		{"account banned, unknown source", "", "203.0.113.7", banAnnaFromElsewhere, true},
+		{"account banned, known source", "203.0.113.80", "203.0.113.7", banAnnaFromElsewhere, false},
+		{"known source banned", "203.0.113.80", "203.0.113.7", func(d *Directory) {
+			for i := range DefaultSourceLimit {
+				d.Authenticate(context.Background(), "imap", "203.0.113.7", extraUser(i), "wrong")
+			}
+		}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			bs := &blockingSleep{release: make(chan struct{})}
+			d := testkitDirectory(t, t.TempDir(), Options{Now: clk.Now, Sleep: bs.sleep})
+			ctx := context.Background()
+			if c.knownNet != "" {
+				if _, err := d.Authenticate(ctx, "imap", c.knownNet, testkit.AnnaUser, testkit.AnnaPass); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// FreeFailures wrong passwords from the waiter's source (to
+			// bob, so anna's account is untouched): anna's next login
+			// from there waits a delay.
+			for i := range DefaultFreeFailures {
+				d.Authenticate(ctx, "imap", c.waiter, testkit.BobUser, fmt.Sprint("wrong-", i))
+			}
+			got := make(chan error, 1)
+			go func() {
+				_, err := d.Authenticate(context.WithValue(ctx, holdKey{}, true), "imap", c.waiter, testkit.AnnaUser, testkit.AnnaPass)
+				got <- err
+			}()
+			bs.waitHeld(t, 1)
+			c.ban(d)
+			close(bs.release)
+			err := <-got
+			if c.refused && !errors.Is(err, ErrThrottled) {
+				t.Fatalf("login waiting its delay when the ban came: %v; want ErrThrottled without a check", err)
+			}
+			if !c.refused && err != nil {
+				t.Fatalf("login from a known network waiting its delay when the account ban came: %v; want success", err)
+			}
+		})
+	}
+}
+
+// banAnnaFromElsewhere gets anna's account banned by distinct wrong
+// passwords from sources never used elsewhere in the tests (one each, so
+// none is banned itself).
+func banAnnaFromElsewhere(d *Directory) {
+	for i := range DefaultAccountLimit {
+		d.Authenticate(context.Background(), "imap", fmt.Sprintf("198.18.%d.1", i), testkit.AnnaUser, fmt.Sprint("guess-", i))
+	}
+}
+
+// A login of a known network waiting in line for a check slot of its
+// source is refused when the source gets banned, like any other.
+func TestSourceBanReachesKnownLoginsInLine(t *testing.T) {
+	t.Parallel()
+	th := newThrottle(ThrottleConfig{SourceLimit: 1})
+	clock := func() time.Time { return time.Unix(1_800_000_000, 0) }
+	ctx := context.Background()
+	scope := knownScope("anna@example.org", netip.MustParsePrefix("192.0.2.0/24"))
+	var held []*attempt
+	for range ConcurrentChecks {
+		at, err := th.begin(ctx, clock, "192.0.2.11", scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, at)
+	}
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := th.begin(ctx, clock, "192.0.2.11", scope)
+		waiting <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	th.end(clock(), held[0], failed, "guess")
+	if err := <-waiting; !errors.Is(err, errRefused) {
+		t.Fatalf("known login in line after its source's ban: %v; want refused", err)
+	}
+	for _, at := range held[1:] {
+		th.end(clock(), at, abandoned, "")
 	}
 }

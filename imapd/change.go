@@ -24,6 +24,9 @@ func (s *session) Store(_ *imapserver.FetchWriter, set imap.NumSet, flags *imap.
 	if s.sel.readOnly {
 		return readOnlyErr
 	}
+	if err := checkFlags(flags.Flags); err != nil {
+		return err
+	}
 	ts := s.resolve(set)
 	if len(ts) == 0 {
 		return nil
@@ -36,6 +39,9 @@ func (s *session) Store(_ *imapserver.FetchWriter, set imap.NumSet, flags *imap.
 	s.sel.setEcho(!flags.Silent)
 	defer s.sel.setEcho(false)
 	_, err := s.sel.mbox.folder.SetFlags(uidsOf(ts), op, storeFlags(flags.Flags), s.sel)
+	if errors.Is(err, maildir.ErrBadName) {
+		return errMailboxKeywordsFull // the flags passed checkFlags
+	}
 	return replyError(s.log, "store", err)
 }
 
@@ -160,6 +166,9 @@ func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOpt
 	if r.Size() > s.srv.cfg.MaxMessageBytes {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too big"}
 	}
+	if err := checkFlags(opts.Flags); err != nil {
+		return nil, err
+	}
 	var src maildir.Source
 	if s.sel != nil && s.sel.mbox.folder == f {
 		src = s.sel
@@ -172,6 +181,9 @@ func (s *session) Append(name string, r imap.LiteralReader, opts *imap.AppendOpt
 		s.log.Info("append literal not received, closing", "err", lit.err)
 		_ = s.conn.NetConn().Close()
 		return nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Literal not received in time"}
+	}
+	if errors.Is(err, maildir.ErrBadName) {
+		return nil, errMailboxKeywordsFull // the flags passed checkFlags
 	}
 	if err != nil {
 		return nil, replyError(s.log, "append", err)

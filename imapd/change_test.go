@@ -3,11 +3,13 @@ package imapd
 import (
 	"bufio"
 	"crypto/tls"
+	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"postern/accounts/connguard"
 	"postern/accounts/testkit"
 
 	imap "github.com/emersion/go-imap/v2"
@@ -250,18 +252,23 @@ func TestModifiedUTF7Names(t *testing.T) {
 	}
 }
 
-// TestMaxConns: over the process-wide limit a connection gets BYE.
+// TestMaxConns: over the process-wide limit a plain connection gets BYE
+// and an implicit-TLS one is closed (there is no plain text to answer in,
+// and a handshake only to refuse would cost a flood's CPU).
 func TestMaxConns(t *testing.T) {
-	e := newEnv(t, Config{MaxConnections: 1})
+	e := newEnv(t, Config{Limits: connguard.Limits{MaxConnections: 1}})
 	e.raw(t)
-	c, err := tls.Dial("tcp", e.tlsAddr, e.clientTC)
+	c, err := net.Dial("tcp", e.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	line, _ := bufio.NewReader(c).ReadString('\n')
-	if !strings.HasPrefix(line, "* BYE") {
+	if !strings.HasPrefix(line, "* BYE [UNAVAILABLE]") {
 		t.Fatalf("second connection got %q, want BYE", line)
+	}
+	if _, err := tls.Dial("tcp", e.tlsAddr, e.clientTC); err == nil {
+		t.Fatal("implicit-TLS connection over the limit: handshake succeeded")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"postern/accounts/connguard"
 )
 
 // Limits that come from the protocol or from experience with clients.
@@ -53,8 +55,32 @@ type Config struct {
 	// MaxConnectionsPerUserIP limits sessions per user and remote
 	// address. Default 50.
 	MaxConnectionsPerUserIP int `toml:"max_connections_per_user_ip"`
-	// MaxConnections limits all IMAP sessions. Default 2000.
-	MaxConnections int `toml:"max_connections"`
+	// Limits are the connection limits and pre-login deadlines
+	// (max_connections — all IMAP connections, default 2000 —,
+	// max_connections_per_ip, max_connections_per_network,
+	// tls_handshake_timeout, login_command_timeout, login_lifetime), for
+	// ports 143 and 993 together; see connguard.
+	connguard.Limits
+
+	// Command cost limits (costs.go): SEARCH, and FETCH of envelopes,
+	// structures or body sections, are "busy" commands.
+	//
+	// MaxBusyCommandsPerUser is how many busy commands of one user run at
+	// once; more wait in line. Default 2.
+	MaxBusyCommandsPerUser int `toml:"max_busy_commands_per_user"`
+	// MaxBusyCommands is how many busy commands run at once in all;
+	// 0 means twice the CPUs Go uses (GOMAXPROCS). Default 0.
+	MaxBusyCommands int `toml:"max_busy_commands"`
+	// BusyWait is how long a busy command waits in line before it is
+	// refused with NO [LIMIT]. Default 1m.
+	BusyWait time.Duration `toml:"busy_wait"`
+	// MaxCommandMemory bounds the message data (files read, sections
+	// extracted) one command holds at once; beyond it the command gets
+	// NO [LIMIT]. Default 134217728 (128 MiB), at least 1048576.
+	MaxCommandMemory int64 `toml:"max_command_memory"`
+	// MaxTotalCommandMemory bounds the message data all commands hold
+	// at once. Default 536870912 (512 MiB), at least MaxCommandMemory.
+	MaxTotalCommandMemory int64 `toml:"max_total_command_memory"`
 }
 
 // RenamedKeys maps the [imap] key names of earlier versions, still
@@ -75,7 +101,12 @@ func DefaultConfig() Config {
 		CommandTimeout:          DefaultCommandTimeout,
 		MaxMessageBytes:         DefaultMaxMessageBytes,
 		MaxConnectionsPerUserIP: DefaultMaxConnectionsPerUserIP,
-		MaxConnections:          DefaultMaxConnections,
+		Limits:                  connguard.DefaultLimits(DefaultMaxConnections),
+		// Command cost limits (costs.go).
+		MaxBusyCommandsPerUser: DefaultMaxBusyCommandsPerUser,
+		BusyWait:               DefaultBusyWait,
+		MaxCommandMemory:       DefaultMaxCommandMemory,
+		MaxTotalCommandMemory:  DefaultMaxTotalCommandMemory,
 	}
 }
 
@@ -102,8 +133,24 @@ func (c Config) Validate() error {
 	if c.MaxConnectionsPerUserIP < 1 {
 		errs = append(errs, fmt.Errorf("max_connections_per_user_ip: must be at least 1, got %d", c.MaxConnectionsPerUserIP))
 	}
-	if c.MaxConnections < 1 {
-		errs = append(errs, fmt.Errorf("max_connections: must be at least 1, got %d", c.MaxConnections))
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	// Command cost limits (costs.go).
+	if c.MaxBusyCommandsPerUser < 1 {
+		errs = append(errs, fmt.Errorf("max_busy_commands_per_user: must be at least 1, got %d", c.MaxBusyCommandsPerUser))
+	}
+	if c.MaxBusyCommands < 0 {
+		errs = append(errs, fmt.Errorf("max_busy_commands: must be at least 0 (0: twice the CPUs), got %d", c.MaxBusyCommands))
+	}
+	if c.BusyWait < MinTimeout || c.BusyWait > MaxTimeout {
+		errs = append(errs, fmt.Errorf("busy_wait: must be between %v and %v, got %v", MinTimeout, MaxTimeout, c.BusyWait))
+	}
+	if c.MaxCommandMemory < MinCommandMemory {
+		errs = append(errs, fmt.Errorf("max_command_memory: must be at least %d, got %d", MinCommandMemory, c.MaxCommandMemory))
+	}
+	if c.MaxTotalCommandMemory < c.MaxCommandMemory {
+		errs = append(errs, fmt.Errorf("max_total_command_memory: must be at least max_command_memory (%d), got %d", c.MaxCommandMemory, c.MaxTotalCommandMemory))
 	}
 	return errors.Join(errs...)
 }
@@ -128,8 +175,22 @@ func (c Config) withDefaults() Config {
 	if c.MaxConnectionsPerUserIP <= 0 {
 		c.MaxConnectionsPerUserIP = d.MaxConnectionsPerUserIP
 	}
-	if c.MaxConnections <= 0 {
-		c.MaxConnections = d.MaxConnections
+	c.Limits = c.Limits.WithDefaults(d.Limits)
+	// Command cost limits (costs.go); MaxBusyCommands 0 stays 0 (auto).
+	if c.MaxBusyCommandsPerUser <= 0 {
+		c.MaxBusyCommandsPerUser = d.MaxBusyCommandsPerUser
+	}
+	if c.MaxBusyCommands < 0 {
+		c.MaxBusyCommands = 0
+	}
+	if c.BusyWait <= 0 {
+		c.BusyWait = d.BusyWait
+	}
+	if c.MaxCommandMemory <= 0 {
+		c.MaxCommandMemory = d.MaxCommandMemory
+	}
+	if c.MaxTotalCommandMemory <= 0 {
+		c.MaxTotalCommandMemory = max(d.MaxTotalCommandMemory, c.MaxCommandMemory)
 	}
 	return c
 }

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"postern/accounts/connguard"
 )
 
 func TestConfigZeroFieldsTakeDefaults(t *testing.T) {
 	t.Parallel()
-	got := Config{MaxConnections: 7}.withDefaults()
+	got := Config{Limits: connguard.Limits{MaxConnections: 7}}.withDefaults()
 	want := DefaultConfig()
 	want.MaxConnections = 7
 	if got != want {

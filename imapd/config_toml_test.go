@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"postern/accounts/connguard"
 )
 
 // TestConfigTOML: every [imap] key of docs/imap.md decodes, durations
@@ -29,7 +31,7 @@ max_connections = 500
 		t.Fatalf("undecoded keys %v", u)
 	}
 	want := Config{IdleKeepalive: 3 * time.Minute, IdleTimeout: 45 * time.Minute, CommandTimeout: 90 * time.Second,
-		MaxMessageBytes: 1 << 20, MaxConnectionsPerUserIP: 80, MaxConnections: 500}
+		MaxMessageBytes: 1 << 20, MaxConnectionsPerUserIP: 80, Limits: connguard.Limits{MaxConnections: 500}}
 	if cfg != want {
 		t.Fatalf("decoded %+v, want %+v", cfg, want)
 	}
@@ -40,8 +42,8 @@ max_connections = 500
 func TestRenamedKeysNameRealKeys(t *testing.T) {
 	keys := map[string]bool{}
 	ct := reflect.TypeOf(Config{})
-	for i := 0; i < ct.NumField(); i++ {
-		keys[ct.Field(i).Tag.Get("toml")] = true
+	for _, f := range reflect.VisibleFields(ct) {
+		keys[f.Tag.Get("toml")] = true
 	}
 	for old, new := range RenamedKeys() {
 		if keys[old] || !keys[new] {

@@ -75,6 +75,10 @@ func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
+// NetConn returns the connection below (the Guard's), so that
+// connguard.LoggedIn finds it.
+func (c *deadlineConn) NetConn() net.Conn { return c.Conn }
+
 // deadlineListener wraps every accepted connection in a deadlineConn.
 type deadlineListener struct {
 	net.Listener

@@ -19,6 +19,25 @@
 // applied before the store call returns, so a session sees its change in
 // the reply to the command that made it.
 //
+// # Command costs
+//
+// What one client can make the server do is bounded (docs/imap.md,
+// "Command limits"). A SEARCH program deeper than MaxSearchDepth or with
+// more than MaxSearchKeys keys is refused with NO [LIMIT] before any
+// message is looked at (searchlimit.go). SEARCH, and FETCH of anything
+// read from files or the header cache, are busy commands: at most
+// MaxBusyCommandsPerUser of a user and MaxBusyCommands in all run at
+// once, the rest wait in line in arrival order for BusyWait, with a
+// "* OK Waiting" notice now and then whose failed write ends the wait
+// (busygate.go, fifosem.go, costs.go). The message data a busy command
+// loads is accounted against MaxCommandMemory and, server-wide,
+// MaxTotalCommandMemory (memory.go); SEARCH reuses one buffer for every
+// message (searchtext.go). Sequence and UID sets are indexed, not
+// scanned per message (numset.go). STORE and APPEND flags are checked
+// before the store sees them (keywords.go: at most MaxKeywords).
+// go-imap parses every command before imapd sees it; what it refuses
+// or costs on its own is listed in docs/imap.md.
+//
 // # Locks
 //
 // In the only order in which one may be taken while another is held:
@@ -33,6 +52,10 @@
 //     and go-imap's tracker (whose own mutexes are leaves too); they never
 //     call the store, never take Server.mu and never wait. That is what
 //     lets the store's event delivery take it from any goroutine.
+//
+// busyGate.mu and fifoSem.mu (the busy-command lines) are leaves too,
+// taken with none of the locks above held; a command waits in line
+// holding none of them either.
 //
 // The store's locks (maildir/doc.go) are taken only inside store calls,
 // which are made with none of the locks above held except idleMu (IDLE

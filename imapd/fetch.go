@@ -23,6 +23,15 @@ import (
 func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.FetchOptions) error {
 	s.act.Begin("FETCH")
 	defer s.act.End()
+	var mem *cmdMemory
+	if fetchIsBusy(opts) {
+		busy, err := s.beginBusy()
+		if err != nil {
+			return err
+		}
+		defer busy.end()
+		mem = &busy.mem
+	}
 	ts := s.resolve(set)
 	if err := s.markSeen(ts, opts); err != nil {
 		return err
@@ -35,7 +44,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, set imap.NumSet, opts *imap.F
 	}
 	return s.batched(func() error {
 		for _, t := range ts {
-			if err := s.fetchOne(w, t, opts); err != nil {
+			if err := s.fetchOne(w, t, opts, mem); err != nil {
 				if errors.Is(err, maildir.ErrNotFound) {
 					continue // expunged meanwhile; its EXPUNGE follows
 				}
@@ -94,9 +103,12 @@ func setsSeen(opts *imap.FetchOptions) bool {
 
 // fetchOne writes the FETCH response of one message. Content is loaded
 // before the response starts, so a message that vanished writes nothing.
-func (s *session) fetchOne(w *imapserver.FetchWriter, t target, opts *imap.FetchOptions) error {
+// What it loads is accounted in mem (nil: not accounted) until the
+// response is written.
+func (s *session) fetchOne(w *imapserver.FetchWriter, t target, opts *imap.FetchOptions, mem *cmdMemory) error {
+	defer mem.giveBack(mem.mark())
 	f := s.sel.mbox.folder
-	c := &content{f: f, uid: t.msg.UID}
+	c := &content{f: f, uid: t.msg.UID, size: t.msg.Size, mem: mem}
 	var env *imap.Envelope
 	if opts.Envelope {
 		if env = s.sel.mbox.envelope(t.msg.UID); env == nil {
@@ -135,7 +147,13 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, t target, opts *imap.Fetch
 		if err != nil {
 			return err
 		}
+		if err := mem.take(int64(len(full))); err != nil {
+			return err
+		}
 		binaries[i] = imapserver.ExtractBinarySection(bytes.NewReader(full), sec)
+		if err := mem.adjust(int64(len(full)), int64(len(binaries[i]))); err != nil {
+			return err
+		}
 	}
 	binSizes := make([]uint32, len(opts.BinarySectionSize))
 	for i, sec := range opts.BinarySectionSize {
@@ -244,13 +262,16 @@ func isHeaderOnly(sec *imap.FetchItemBodySection) bool {
 	return len(sec.Part) == 0 && sec.Specifier == imap.PartSpecifierHeader
 }
 
-// content loads a message's header and body at most once per FETCH.
+// content loads a message's header and body at most once per FETCH,
+// accounting what it loads in mem.
 type content struct {
-	f   *maildir.Folder
-	uid uint32
-	hdr []byte
-	raw []byte
-	h   *textproto.Header
+	f    *maildir.Folder
+	uid  uint32
+	size int64
+	mem  *cmdMemory
+	hdr  []byte
+	raw  []byte
+	h    *textproto.Header
 }
 
 func (c *content) header() ([]byte, error) {
@@ -263,6 +284,9 @@ func (c *content) header() ([]byte, error) {
 		}
 		h, err := c.f.Header(c.uid)
 		if err != nil {
+			return nil, err
+		}
+		if err := c.mem.take(int64(len(h))); err != nil {
 			return nil, err
 		}
 		c.hdr = h
@@ -318,9 +342,15 @@ func (c *content) parsedHeader() (textproto.Header, error) {
 
 func (c *content) full() ([]byte, error) {
 	if c.raw == nil {
+		if err := c.mem.take(c.size); err != nil {
+			return nil, err
+		}
 		raw, err := readAll(c.f, c.uid)
 		if err != nil {
 			return nil, fmt.Errorf("imapd: read uid %d: %w", c.uid, err)
+		}
+		if err := c.mem.adjust(c.size, int64(len(raw))); err != nil {
+			return nil, err
 		}
 		c.raw = raw
 	}
@@ -338,5 +368,14 @@ func (c *content) section(sec *imap.FetchItemBodySection) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return imapserver.ExtractBodySection(bytes.NewReader(src), sec), nil
+	// The section is at most its source; accounted as that until its
+	// real size is known.
+	if err := c.mem.take(int64(len(src))); err != nil {
+		return nil, err
+	}
+	b := imapserver.ExtractBodySection(bytes.NewReader(src), sec)
+	if err := c.mem.adjust(int64(len(src)), int64(len(b))); err != nil {
+		return nil, err
+	}
+	return b, nil
 }

@@ -1,10 +1,13 @@
 package imapd
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
 	imap "github.com/emersion/go-imap/v2"
+
+	"postern/maildir/dovecot"
 )
 
 // Keywords in FLAGS. A client learns the flags of a mailbox from FLAGS and
@@ -62,3 +65,46 @@ func (m *mailbox) flagListLocked() []imap.Flag {
 	}
 	return out
 }
+
+// MaxKeywords is the most keywords a message can carry, and a mailbox
+// can know: Dovecot's Maildir names a message's keywords by the letters
+// a–z in its file name (through dovecot-keywords), so there are 26.
+const MaxKeywords = dovecot.MaxKeywords
+
+// checkFlags refuses, before the store sees them, the flags of a STORE
+// or APPEND that it could not keep, with a reply that says why: an
+// unknown system flag or a malformed keyword (NO [CANNOT]), more than
+// MaxKeywords keywords (NO [LIMIT]).
+func checkFlags(flags []imap.Flag) error {
+	seen := make(map[string]bool)
+	for _, f := range flags {
+		name := string(f)
+		if strings.HasPrefix(name, `\`) {
+			if f == imap.FlagWildcard || strings.EqualFold(name, string(flagRecent)) || hasFlag(systemFlags, f) {
+				continue
+			}
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
+				Text: `Unknown system flag: only \Seen \Answered \Flagged \Deleted \Draft can be set`}
+		}
+		if err := dovecot.CheckKeyword(name); err != nil {
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
+				Text: "Keyword not allowed: keywords are printable ASCII atoms of at most 200 bytes"}
+		}
+		seen[strings.ToLower(name)] = true
+		if len(seen) > MaxKeywords {
+			return errTooManyKeywords
+		}
+	}
+	return nil
+}
+
+// errTooManyKeywords answers a STORE or APPEND with more keywords than
+// a message can carry.
+var errTooManyKeywords = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit,
+	Text: fmt.Sprintf("Too many keywords: a message can carry at most %d", MaxKeywords)}
+
+// errMailboxKeywordsFull answers a change that needs a keyword new to a
+// mailbox that already knows MaxKeywords (the store's ErrBadName once
+// checkFlags has passed).
+var errMailboxKeywordsFull = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit,
+	Text: fmt.Sprintf("No room for a new keyword: this mailbox already has %d, the most it can hold", MaxKeywords)}

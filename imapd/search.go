@@ -12,7 +12,8 @@ import (
 )
 
 // searchMsg is what SEARCH looks at for one message. Header and Body are
-// loaded lazily: most criteria need neither.
+// loaded lazily: most criteria need neither. Each is loaded at most once
+// per message, however many keys of the program need it.
 type searchMsg struct {
 	Seq   uint32
 	UID   imap.UID
@@ -21,8 +22,49 @@ type searchMsg struct {
 	Size  int64
 	// Header returns the header block (CRLF, with the blank line).
 	Header func() ([]byte, error)
-	// Text returns the whole message.
+	// Text returns the whole message; the bytes may be reused once the
+	// message has been matched.
 	Text func() ([]byte, error)
+	// Scratch, if set, holds the buffer the text is lower-cased into.
+	Scratch *searchScratch
+
+	header    *mail.Message // parsed Header; nil when malformed
+	headerErr error
+	hasHeader bool
+	lower     []byte // lower-cased Text
+	lowerErr  error
+	hasLower  bool
+}
+
+// parsedHeader returns the parsed header, nil for a header block the
+// parser refuses (it matches no header criterion).
+func (m *searchMsg) parsedHeader() (*mail.Message, error) {
+	if !m.hasHeader {
+		m.hasHeader = true
+		raw, err := m.Header()
+		if err != nil {
+			m.headerErr = err
+		} else if msg, err := mail.ReadMessage(bytes.NewReader(raw)); err == nil {
+			m.header = msg
+		}
+	}
+	return m.header, m.headerErr
+}
+
+// lowerText returns the whole message lower-cased.
+func (m *searchMsg) lowerText() ([]byte, error) {
+	if !m.hasLower {
+		m.hasLower = true
+		raw, err := m.Text()
+		if err != nil {
+			m.lowerErr = err
+		} else if m.Scratch != nil {
+			m.lower, m.lowerErr = m.Scratch.lowerOf(raw)
+		} else {
+			m.lower = appendLower(nil, raw)
+		}
+	}
+	return m.lower, m.lowerErr
 }
 
 // searchBounds are the values "*" stands for in sequence and UID sets
@@ -30,6 +72,9 @@ type searchMsg struct {
 type searchBounds struct {
 	MaxSeq uint32
 	MaxUID imap.UID
+	// sets indexes the program's large sets (indexSets); a set not in
+	// it is scanned.
+	sets map[any]rangeIndex
 }
 
 // matchSearch reports whether m satisfies every criterion in c (RFC 9051
@@ -37,12 +82,12 @@ type searchBounds struct {
 // zone; string matches are case-insensitive substrings).
 func matchSearch(m *searchMsg, c *imap.SearchCriteria, b searchBounds) (bool, error) {
 	for _, set := range c.SeqNum {
-		if !seqSetHas(set, m.Seq, b.MaxSeq) {
+		if !b.seqHas(set, m.Seq) {
 			return false, nil
 		}
 	}
 	for _, set := range c.UID {
-		if !uidSetHas(set, m.UID, b.MaxUID) {
+		if !b.uidHas(set, m.UID) {
 			return false, nil
 		}
 	}
@@ -100,14 +145,10 @@ func matchHeaderCriteria(m *searchMsg, c *imap.SearchCriteria) (bool, error) {
 	if len(c.Header) == 0 && c.SentSince.IsZero() && c.SentBefore.IsZero() {
 		return true, nil
 	}
-	raw, err := m.Header()
-	if err != nil {
-		return false, err
-	}
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
+	msg, err := m.parsedHeader()
+	if err != nil || msg == nil {
 		// A header block the parser refuses matches no header criterion.
-		return false, nil
+		return false, err
 	}
 	for _, h := range c.Header {
 		vals := msg.Header[textproto.CanonicalMIMEHeaderKey(h.Key)]
@@ -146,21 +187,21 @@ func matchTextCriteria(m *searchMsg, c *imap.SearchCriteria) (bool, error) {
 	if len(c.Body) == 0 && len(c.Text) == 0 {
 		return true, nil
 	}
-	raw, err := m.Text()
+	low, err := m.lowerText()
 	if err != nil {
 		return false, err
 	}
-	body := raw
-	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
-		body = raw[i+4:]
+	body := low
+	if i := bytes.Index(low, []byte("\r\n\r\n")); i >= 0 {
+		body = low[i+4:]
 	}
 	for _, s := range c.Body {
-		if !containsFold(string(body), s) {
+		if !bytes.Contains(body, m.Scratch.needle(s)) {
 			return false, nil
 		}
 	}
 	for _, s := range c.Text {
-		if !containsFold(string(raw), s) {
+		if !bytes.Contains(low, m.Scratch.needle(s)) {
 			return false, nil
 		}
 	}

@@ -14,28 +14,56 @@ import (
 // Search evaluates criteria (search.go) over the messages the client
 // knows, loading headers and bodies only when a criterion needs them, and
 // answers with sequence numbers or UIDs; RETURN (SAVE) keeps the result
-// for $ (SEARCHRES, RFC 5182).
+// for $ (SEARCHRES, RFC 5182). A program over the bounds of
+// searchlimit.go is refused before anything else; the rest waits for a
+// busy-command slot (busygate.go), and the message data it loads is
+// accounted (memory.go).
 func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, opts *imap.SearchOptions) (*imap.SearchData, error) {
 	s.act.Begin("SEARCH")
 	defer s.act.End()
+	if err := checkSearchProgram(criteria); err != nil {
+		s.log.Info("search refused", "reason", err)
+		return nil, err
+	}
+	busy, err := s.beginBusy()
+	if err != nil {
+		return nil, err
+	}
+	defer busy.end()
 	criteria = s.substituteSaved(criteria)
 	ts := s.resolve(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}})
 	var b searchBounds
 	if n := len(ts); n > 0 {
 		b = searchBounds{MaxSeq: ts[n-1].seq, MaxUID: imap.UID(ts[n-1].msg.UID)}
 	}
+	b.indexSets(criteria)
 	f := s.sel.mbox.folder
+	mem := &busy.mem
+	scratch := &searchScratch{mem: mem} // BODY and TEXT, reused
 	var seqs imap.SeqSet
 	var uids imap.UIDSet
 	d := &imap.SearchData{}
 	for _, t := range ts {
+		var held int64 // this message's header
 		m := &searchMsg{
 			Seq: t.seq, UID: imap.UID(t.msg.UID), Flags: imapFlags(t.msg.Flags),
 			Date: t.msg.Date, Size: t.msg.Size,
-			Header: func() ([]byte, error) { return f.Header(t.msg.UID) },
-			Text:   func() ([]byte, error) { return readAll(f, t.msg.UID) },
+			Header: func() ([]byte, error) {
+				h, err := f.Header(t.msg.UID)
+				if err != nil {
+					return nil, err
+				}
+				if err := mem.take(int64(len(h))); err != nil {
+					return nil, err
+				}
+				held = int64(len(h))
+				return h, nil
+			},
+			Text:    func() ([]byte, error) { return scratch.read(f, t.msg.UID, t.msg.Size) },
+			Scratch: scratch,
 		}
 		ok, err := matchSearch(m, criteria, b)
+		mem.adjust(held, 0)
 		if errors.Is(err, maildir.ErrNotFound) {
 			continue
 		}

@@ -90,7 +90,8 @@ type target struct {
 // resolve turns a client's sequence or UID set (or $) into messages the
 // client knows about. Messages the client has not been told about yet
 // (EXISTS pending) and ones expunged since (EXPUNGE pending) are left
-// out. "*" is the largest number in the client's view.
+// out. "*" is the largest number in the client's view. The set is
+// indexed first (numset.go): a client may send thousands of ranges.
 func (s *session) resolve(set imap.NumSet) []target {
 	if imap.IsSearchRes(set) {
 		set = s.saved
@@ -107,17 +108,19 @@ func (s *session) resolve(set imap.NumSet) []target {
 		for i := len(m.msgs); i > 0 && maxSeq == 0; i-- {
 			maxSeq = st.EncodeSeqNum(uint32(i))
 		}
+		x := indexSeqSet(set, maxSeq)
 		match = func(i int) (uint32, bool) {
 			seq := st.EncodeSeqNum(uint32(i + 1))
-			return seq, seq != 0 && seqSetHas(set, seq, maxSeq)
+			return seq, seq != 0 && x.has(seq)
 		}
 	case imap.UIDSet:
 		var maxUID imap.UID
 		if n := len(m.msgs); n > 0 {
 			maxUID = imap.UID(m.msgs[n-1].UID)
 		}
+		x := indexUIDSet(set, maxUID)
 		match = func(i int) (uint32, bool) {
-			if !uidSetHas(set, imap.UID(m.msgs[i].UID), maxUID) {
+			if !x.has(m.msgs[i].UID) {
 				return 0, false
 			}
 			seq := st.EncodeSeqNum(uint32(i + 1))

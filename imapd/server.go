@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"postern/accounts"
+	"postern/accounts/connguard"
 	"postern/maildir"
 )
 
@@ -45,6 +46,8 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	imap   *imapserver.Server
+	guard  *connguard.Guard
+	cost   *costs // bounds on busy commands and their memory
 	nextID atomic.Uint64
 
 	mu        sync.Mutex // guards the fields below; never held during network I/O
@@ -69,11 +72,14 @@ func New(opts Options) *Server {
 		perUser:   make(map[string]int),
 		mailboxes: make(map[*maildir.Folder]*mailbox),
 	}
+	s.cost = newCosts(&s.cfg)
+	s.guard = connguard.New(connguard.Options{Proto: "imap", Limits: cfg.Limits, Logger: opts.Logger})
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession: s.newSession,
 		Caps:       capabilities(cfg),
 		Logger:     slogAdapter{s.log},
-		TLSConfig:  opts.TLSConfig,
+		// Bounds STARTTLS handshakes (connguard.Guard.TLSConfig).
+		TLSConfig: s.guard.TLSConfig(opts.TLSConfig),
 	})
 	return s
 }
@@ -81,17 +87,28 @@ func New(opts Options) *Server {
 // Serve accepts plain connections on ln (STARTTLS offered when TLSConfig
 // is set) until ln fails or Shutdown is called.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(&deadlineListener{Listener: ln, cfg: &s.cfg})
+	return s.serve(&deadlineListener{Listener: s.guard.Listener(ln, refusal), cfg: &s.cfg})
 }
 
 // ServeTLS accepts implicit-TLS connections on ln. The connections handed
 // to go-imap are bare *tls.Conn (over the deadline wrapper), which its
-// LOGIN and AUTHENTICATE require.
+// LOGIN and AUTHENTICATE require, whose handshake already succeeded:
+// handshakes run in the background under tls_handshake_timeout, so a
+// stalled one never holds a session.
 func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("imapd: ServeTLS without a TLS configuration")
 	}
-	return s.serve(tls.NewListener(&deadlineListener{Listener: ln, cfg: &s.cfg}, s.opts.TLSConfig))
+	inner := &deadlineListener{Listener: s.guard.Listener(ln, nil), cfg: &s.cfg}
+	return s.serve(s.guard.TLSListener(inner, s.opts.TLSConfig))
+}
+
+// Guard returns the connection guard of the Server's listeners.
+func (s *Server) Guard() *connguard.Guard { return s.guard }
+
+// refusal answers a plain connection over a connguard limit.
+func refusal(reason connguard.Reason) []byte {
+	return []byte("* BYE [UNAVAILABLE] " + connguard.RefusalText(reason) + "\r\n")
 }
 
 func (s *Server) serve(ln net.Listener) error {
@@ -143,7 +160,8 @@ func (s *Server) isClosed() bool {
 }
 
 // newSession is go-imap's NewSession hook: one session per connection,
-// refused with BYE over the process-wide limit or after Shutdown.
+// refused with BYE after Shutdown (the connection limits are the
+// Guard's, applied before).
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	remote := c.NetConn().RemoteAddr().String()
 	sess := &session{
@@ -158,10 +176,6 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
-	}
-	if len(s.sessions) >= s.cfg.MaxConnections {
-		sess.log.Warn("connection refused: too many sessions", "max", s.cfg.MaxConnections)
-		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Code: imap.ResponseCodeUnavailable, Text: "Too many connections, try again later"}
 	}
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)

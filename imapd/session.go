@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"postern/accounts"
+	"postern/accounts/connguard"
 	"postern/maildir"
 )
 
@@ -164,6 +165,8 @@ func (s *session) Login(username, password string) error {
 		return replyError(s.log, "login", err)
 	}
 	s.user, s.acct = user, acct
+	// Out of the per-IP limits and pre-login deadlines (connguard).
+	connguard.LoggedIn(s.conn.NetConn())
 	s.act.SetUser(user)
 	s.log = s.log.With("user", user)
 	s.log.Info("logged in")

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"postern/accounts"
+	"postern/accounts/connguard"
 )
 
 // canLogin reports whether credentials may be sent: only under TLS.
@@ -174,7 +175,7 @@ func decodePlain(resp string) (user, pass string, err error) {
 // equalises timing), takes the maildrop lock and the INBOX snapshot, and
 // enters TRANSACTION.
 func (c *conn) login(name, password string) error {
-	ctx, cancel := context.WithTimeout(accounts.WithLogger(context.Background(), c.log), c.s.cfg.LoginTimeout)
+	ctx, cancel := context.WithTimeout(accounts.WithLogger(context.Background(), c.log), c.s.cfg.LoginCommandTimeout)
 	defer cancel()
 	user, err := c.s.opts.Accounts.Authenticate(ctx, "pop3", c.remote, name, password)
 	if err != nil {
@@ -192,6 +193,8 @@ func (c *conn) login(name, password string) error {
 		return perr("SYS/TEMP", "Cannot open the mailbox, try again later")
 	}
 	c.user = user
+	// Out of the per-IP limits and pre-login deadlines (connguard).
+	connguard.LoggedIn(c.raw)
 	c.act.SetUser(user)
 	c.drop = drop
 	c.state = stateTransaction

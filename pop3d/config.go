@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"postern/accounts/connguard"
 )
 
 // Config holds the POP3 server's tunables ([pop3] in postern.toml). A zero
@@ -20,20 +22,28 @@ type Config struct {
 	// minimum allowed by RFC 1939 §3).
 	IdleTimeout time.Duration `toml:"idle_timeout"`
 
-	// LoginTimeout closes a connection that has not logged in after this
-	// long without a command. Default 3m.
-	LoginTimeout time.Duration `toml:"login_timeout"`
-
 	// MaxErrors is the number of -ERR replies after which the connection
 	// is closed. Default 10.
 	MaxErrors int `toml:"max_errors"`
 
-	// MaxConnections bounds concurrent connections; more are answered
-	// "-ERR [SYS/TEMP]" and closed. Default 500.
-	MaxConnections int `toml:"max_connections"`
+	// Limits are the connection limits and pre-login deadlines
+	// (max_connections — all POP3 connections, default 500 —,
+	// max_connections_per_ip, max_connections_per_network,
+	// tls_handshake_timeout, login_command_timeout — a connection not
+	// logged in is closed after this long without a command, formerly
+	// login_timeout —, login_lifetime), for ports 110 and 995 together;
+	// connections over a limit are answered "-ERR [SYS/TEMP]" and closed.
+	// See connguard.
+	connguard.Limits
 }
 
-// MinTimeout and MaxTimeout bound IdleTimeout and LoginTimeout.
+// RenamedKeys maps the [pop3] key names of earlier versions, still
+// accepted, to the keys that replaced them.
+func RenamedKeys() map[string]string {
+	return map[string]string{"login_timeout": "login_command_timeout"}
+}
+
+// MinTimeout and MaxTimeout bound IdleTimeout.
 const (
 	MinTimeout = time.Second
 	MaxTimeout = 24 * time.Hour
@@ -42,11 +52,10 @@ const (
 // DefaultConfig returns the configuration with every default filled in.
 func DefaultConfig() Config {
 	return Config{
-		Household:      false,
-		IdleTimeout:    DefaultIdleTimeout,
-		LoginTimeout:   DefaultLoginTimeout,
-		MaxErrors:      DefaultMaxErrors,
-		MaxConnections: DefaultMaxConnections,
+		Household:   false,
+		IdleTimeout: DefaultIdleTimeout,
+		MaxErrors:   DefaultMaxErrors,
+		Limits:      connguard.DefaultLimits(DefaultMaxConnections),
 	}
 }
 
@@ -58,14 +67,11 @@ func (c Config) Validate() error {
 	if c.IdleTimeout < MinTimeout || c.IdleTimeout > MaxTimeout {
 		errs = append(errs, fmt.Errorf("idle_timeout: must be between %v and %v, got %v", MinTimeout, MaxTimeout, c.IdleTimeout))
 	}
-	if c.LoginTimeout < MinTimeout || c.LoginTimeout > MaxTimeout {
-		errs = append(errs, fmt.Errorf("login_timeout: must be between %v and %v, got %v", MinTimeout, MaxTimeout, c.LoginTimeout))
-	}
 	if c.MaxErrors < 1 {
 		errs = append(errs, fmt.Errorf("max_errors: must be at least 1, got %d", c.MaxErrors))
 	}
-	if c.MaxConnections < 1 {
-		errs = append(errs, fmt.Errorf("max_connections: must be at least 1, got %d", c.MaxConnections))
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -78,14 +84,9 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = d.IdleTimeout
 	}
-	if c.LoginTimeout <= 0 {
-		c.LoginTimeout = d.LoginTimeout
-	}
 	if c.MaxErrors <= 0 {
 		c.MaxErrors = d.MaxErrors
 	}
-	if c.MaxConnections <= 0 {
-		c.MaxConnections = d.MaxConnections
-	}
+	c.Limits = c.Limits.WithDefaults(d.Limits)
 	return c
 }

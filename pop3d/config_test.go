@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"postern/accounts/connguard"
 )
 
 // TestConfigTOML: the [pop3] keys documented in docs/pop3.md decode into
@@ -24,11 +26,10 @@ func TestConfigTOML(t *testing.T) {
 	}
 	got := cfg.withDefaults()
 	want := Config{
-		Household:      true,
-		IdleTimeout:    12 * time.Minute,
-		LoginTimeout:   DefaultLoginTimeout,
-		MaxErrors:      4,
-		MaxConnections: DefaultMaxConnections,
+		Household:   true,
+		IdleTimeout: 12 * time.Minute,
+		MaxErrors:   4,
+		Limits:      connguard.DefaultLimits(DefaultMaxConnections),
 	}
 	if got != want {
 		t.Fatalf("decoded %+v, want %+v", got, want)
@@ -51,10 +52,12 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.MaxConnections = 0 }, "max_connections: must be at least 1, got 0"},
 		{func(c *Config) { c.MaxErrors = -2 }, "max_errors: must be at least 1, got -2"},
 		{func(c *Config) { c.IdleTimeout = 600 }, "idle_timeout: must be between 1s and 24h0m0s, got 600ns"},
-		{func(c *Config) { c.LoginTimeout = 72 * time.Hour }, "login_timeout: must be between 1s and 24h0m0s, got 72h0m0s"},
+		{func(c *Config) { c.LoginCommandTimeout = 72 * time.Hour }, "login_command_timeout: must be between 1s and 24h0m0s, got 72h0m0s"},
 		{func(c *Config) { *c = Config{} },
-			"idle_timeout: must be between 1s and 24h0m0s, got 0s\nlogin_timeout: must be between 1s and 24h0m0s, got 0s\n" +
-				"max_errors: must be at least 1, got 0\nmax_connections: must be at least 1, got 0"},
+			"idle_timeout: must be between 1s and 24h0m0s, got 0s\nmax_errors: must be at least 1, got 0\n" +
+				"max_connections: must be at least 1, got 0\nmax_connections_per_ip: must be at least 1, got 0\n" +
+				"tls_handshake_timeout: must be between 1s and 24h0m0s, got 0s\nlogin_command_timeout: must be between 1s and 24h0m0s, got 0s\n" +
+				"login_lifetime: must be between 1s and 24h0m0s, got 0s"},
 	} {
 		c := DefaultConfig()
 		tc.set(&c)

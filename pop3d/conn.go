@@ -93,15 +93,15 @@ func (c *conn) setLogger() {
 	c.log = c.s.log.With(attrs...)
 }
 
-// refuse answers a connection the server has no room for and closes it.
+// refuse answers a connection that arrived during Shutdown and closes it.
 func (c *conn) refuse() {
-	c.nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	c.nc.SetDeadline(time.Now().Add(refuseTimeout))
 	if !c.tls { // a TLS client would not understand plain text
-		c.w.WriteString("-ERR [SYS/TEMP] Too many connections, try again later\r\n")
+		c.w.WriteString("-ERR [SYS/TEMP] Server shutting down\r\n")
 		c.w.Flush()
 	}
 	c.nc.Close()
-	c.log.Warn("connection refused", "reason", "busy or shutting down")
+	c.log.Info("connection refused: shutting down")
 }
 
 // interrupt wakes a session blocked reading its next command so that it
@@ -154,7 +154,7 @@ func (c *conn) readCommand() ([]byte, error) {
 		}
 	}
 	c.act.End() // the reply is written (or buffered behind pipelined commands)
-	timeout := c.s.cfg.LoginTimeout
+	timeout := c.s.cfg.LoginCommandTimeout
 	if c.state == stateTransaction {
 		timeout = c.s.cfg.IdleTimeout
 	}
@@ -229,9 +229,9 @@ func (c *conn) endOnReadError(err error) {
 	c.w.Flush()
 }
 
-// handshake runs a server TLS handshake under handshakeTimeout.
+// handshake runs a server TLS handshake under tls_handshake_timeout.
 func (c *conn) handshake(tc *tls.Conn) error {
-	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.TLSHandshakeTimeout)
 	defer cancel()
 	return tc.HandshakeContext(ctx)
 }

@@ -27,8 +27,9 @@ const (
 	// write buffer), so a client that stops reading cannot pin a session.
 	writeTimeout = 2 * time.Minute
 
-	// handshakeTimeout bounds a TLS handshake (implicit TLS or STLS).
-	handshakeTimeout = 30 * time.Second
+	// refuseTimeout bounds the answer to a connection refused during
+	// Shutdown.
+	refuseTimeout = time.Second
 
 	// forcedCloseWait is how long Shutdown waits for sessions to end
 	// once their deadline passed and their sockets were closed.
@@ -50,9 +51,6 @@ const (
 const (
 	// DefaultIdleTimeout is RFC 1939 §3's minimum autologout timer.
 	DefaultIdleTimeout = 10 * time.Minute
-	// DefaultLoginTimeout closes connections that do not log in within
-	// this time (Dovecot's login processes use the same 3 minutes).
-	DefaultLoginTimeout = 3 * time.Minute
 	// DefaultMaxErrors is how many -ERR replies a session may collect
 	// before it is closed.
 	DefaultMaxErrors = 10

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"postern/accounts"
+	"postern/accounts/connguard"
 	"postern/maildir"
 )
 
@@ -38,9 +39,10 @@ var ErrServerClosed = errors.New("pop3d: server closed")
 // Server is a POP3 server. One Server may serve several listeners (110 and
 // 995) at once; the [IN-USE] lock is shared between them.
 type Server struct {
-	opts Options
-	cfg  Config
-	log  *slog.Logger
+	opts  Options
+	cfg   Config
+	log   *slog.Logger
+	guard *connguard.Guard
 
 	closing atomic.Bool // set first thing in Shutdown
 	wg      sync.WaitGroup
@@ -57,21 +59,34 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
+	cfg := opts.Config.withDefaults()
+	guard := connguard.New(connguard.Options{Proto: "pop3", Limits: cfg.Limits, Logger: log})
+	// Bounds STLS handshakes (connguard.Guard.TLSConfig).
+	opts.TLSConfig = guard.TLSConfig(opts.TLSConfig)
 	return &Server{
 		opts:      opts,
-		cfg:       opts.Config.withDefaults(),
+		cfg:       cfg,
 		log:       log,
+		guard:     guard,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 		inUse:     map[string]*conn{},
 	}
 }
 
+// Guard returns the connection guard of the Server's listeners.
+func (s *Server) Guard() *connguard.Guard { return s.guard }
+
+// refusal answers a plain connection over a connguard limit.
+func refusal(reason connguard.Reason) []byte {
+	return []byte("-ERR [SYS/TEMP] " + connguard.RefusalText(reason) + "\r\n")
+}
+
 // Serve accepts plain connections on ln (port 110); STLS is offered when
 // Options.TLSConfig is set. It returns ErrServerClosed after Shutdown, or
 // the error that made Accept fail for good.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(ln, false)
+	return s.serve(s.guard.Listener(ln, refusal), false)
 }
 
 // ServeTLS accepts implicit-TLS connections on ln (port 995), using
@@ -80,7 +95,7 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("pop3d: ServeTLS needs Options.TLSConfig")
 	}
-	return s.serve(ln, true)
+	return s.serve(s.guard.Listener(ln, nil), true)
 }
 
 func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
@@ -133,7 +148,8 @@ func (s *Server) trackListener(ln net.Listener, add bool) bool {
 }
 
 // trackConn registers or forgets a connection. Registering fails when the
-// server is shutting down or full; on success wg is incremented.
+// server is shutting down (the connection limits are the Guard's, applied
+// in Accept); on success wg is incremented.
 func (s *Server) trackConn(c *conn, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -141,7 +157,7 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 		delete(s.conns, c)
 		return true
 	}
-	if s.closing.Load() || len(s.conns) >= s.cfg.MaxConnections {
+	if s.closing.Load() {
 		return false
 	}
 	s.conns[c] = struct{}{}

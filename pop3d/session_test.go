@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/accounts/connguard"
 	"postern/accounts/testkit"
 )
 
@@ -390,7 +391,7 @@ func TestExpungedByOtherSessionDuringPOP3(t *testing.T) {
 
 func TestLoginTimeout(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{LoginTimeout: 300 * time.Millisecond})
+	e := newEnv(t, Config{Limits: connguard.Limits{LoginCommandTimeout: 300 * time.Millisecond}})
 	c := e.dial()
 	c.Expect("-ERR Disconnected for inactivity")
 	c.closed()

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"postern/accounts/connguard"
 	"postern/accounts/testkit"
 	"postern/imapd"
 	"postern/maildir"
@@ -277,7 +278,7 @@ func TestIMAPCoexistence(t *testing.T) {
 // "-ERR [SYS/TEMP]" and closed; once a slot is free it is served again.
 func TestMaxConnections(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{MaxConnections: 1})
+	e := newEnv(t, Config{Limits: connguard.Limits{MaxConnections: 1}})
 	first := e.dial()
 	second, err := net.Dial("tcp", e.addr)
 	c := &popClient{testkit.NewConn(t, second, err)}

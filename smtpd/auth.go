@@ -8,6 +8,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"postern/accounts"
+	"postern/accounts/connguard"
 )
 
 // authTimeout bounds one login, including the throttling delay accounts
@@ -56,6 +57,8 @@ func (s *submissionSession) login(username, password string) error {
 		return reply(s.log.With("username", username), "login", err)
 	}
 	s.user = user
+	// Out of the per-IP limits and pre-login deadlines (connguard).
+	connguard.LoggedIn(s.tc)
 	s.act.SetUser(user)
 	s.setLogger()
 	s.log.Info("logged in")

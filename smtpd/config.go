@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"postern/accounts/connguard"
 )
 
 // Config holds the SMTP servers' tunables (the [smtp] section of
@@ -35,14 +37,15 @@ type Config struct {
 	// and nothing is delivered (RFC 5321 section 4.5.3.2.5: 3 minutes on
 	// the client's side; servers wait longer).
 	DataTimeout time.Duration `toml:"data_timeout"`
-	// MaxConnections bounds concurrent connections to one server (port
-	// 25, or 587 and 465 together); more are answered 421 4.7.0 and
-	// closed.
-	MaxConnections int `toml:"max_connections"`
-	// MaxConnectionsPerIP bounds concurrent connections from one source
-	// address (IPv6 sources by their /64); more are answered 421 4.7.0
-	// and closed.
-	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	// Limits are the connection limits and pre-login deadlines
+	// (max_connections, max_connections_per_ip,
+	// max_connections_per_network, tls_handshake_timeout,
+	// login_command_timeout, login_lifetime), counted per server: port
+	// 25, or 587 and 465 together. Connections over a limit are answered
+	// 421 4.7.0 and closed. Port 25 has no login: there the per-IP and
+	// per-network limits hold for the whole session and the login
+	// deadlines do not apply (read_timeout does).
+	connguard.Limits
 }
 
 // Defaults of the Config fields, named so the documentation can cite them.
@@ -74,7 +77,7 @@ const (
 	// DefaultMaxConnectionsPerIP bounds one source's concurrent
 	// connections (Postfix's smtpd_client_connection_count_limit is 50;
 	// a personal server needs fewer).
-	DefaultMaxConnectionsPerIP = 20
+	DefaultMaxConnectionsPerIP = connguard.DefaultMaxConnectionsPerIP
 	// MinTimeout and MaxTimeout bound every duration of Config.
 	MinTimeout = time.Second
 	MaxTimeout = 24 * time.Hour
@@ -83,14 +86,13 @@ const (
 // DefaultConfig returns the configuration with every default filled in.
 func DefaultConfig() Config {
 	return Config{
-		MaxMessageBytes:     DefaultMaxMessageBytes,
-		MaxRecipients:       DefaultMaxRecipients,
-		MaxLineLength:       DefaultMaxLineLength,
-		ReadTimeout:         time.Duration(DefaultReadTimeout),
-		WriteTimeout:        time.Duration(DefaultWriteTimeout),
-		DataTimeout:         time.Duration(DefaultDataTimeout),
-		MaxConnections:      DefaultMaxConnections,
-		MaxConnectionsPerIP: DefaultMaxConnectionsPerIP,
+		MaxMessageBytes: DefaultMaxMessageBytes,
+		MaxRecipients:   DefaultMaxRecipients,
+		MaxLineLength:   DefaultMaxLineLength,
+		ReadTimeout:     time.Duration(DefaultReadTimeout),
+		WriteTimeout:    time.Duration(DefaultWriteTimeout),
+		DataTimeout:     time.Duration(DefaultDataTimeout),
+		Limits:          connguard.DefaultLimits(DefaultMaxConnections),
 	}
 }
 
@@ -116,11 +118,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: must be between %v and %v, got %v", d.key, MinTimeout, MaxTimeout, d.v))
 		}
 	}
-	if c.MaxConnections < 1 {
-		errs = append(errs, fmt.Errorf("max_connections: must be at least 1, got %d", c.MaxConnections))
-	}
-	if c.MaxConnectionsPerIP < 1 {
-		errs = append(errs, fmt.Errorf("max_connections_per_ip: must be at least 1, got %d", c.MaxConnectionsPerIP))
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -150,11 +149,6 @@ func (c Config) withDefaults() Config {
 	if c.DataTimeout <= 0 {
 		c.DataTimeout = d.DataTimeout
 	}
-	if c.MaxConnections <= 0 {
-		c.MaxConnections = d.MaxConnections
-	}
-	if c.MaxConnectionsPerIP <= 0 {
-		c.MaxConnectionsPerIP = d.MaxConnectionsPerIP
-	}
+	c.Limits = c.Limits.WithDefaults(d.Limits)
 	return c
 }

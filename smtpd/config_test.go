@@ -61,6 +61,8 @@ func TestConfigValidate(t *testing.T) {
 		{func(*Config) {}, "<nil>"},
 		{func(c *Config) { c.MaxConnections = 0 }, "max_connections: must be at least 1, got 0"},
 		{func(c *Config) { c.MaxConnectionsPerIP = -3 }, "max_connections_per_ip: must be at least 1, got -3"},
+		{func(c *Config) { c.MaxConnectionsPerNetwork = 500 }, "max_connections_per_network: must be at least 1 and below max_connections (500), so one network cannot take every connection; got 500"},
+		{func(c *Config) { c.TLSHandshakeTimeout = 0 }, "tls_handshake_timeout: must be between 1s and 24h0m0s, got 0s"},
 		{func(c *Config) { c.MaxMessageBytes = 0 }, "max_message_bytes: must be between 1 and 4294967295, got 0"},
 		{func(c *Config) { c.MaxMessageBytes = 1 << 32 }, "max_message_bytes: must be between 1 and 4294967295, got 4294967296"},
 		{func(c *Config) { c.MaxMessageBytes = MaxMaxMessageBytes }, "<nil>"},
@@ -79,7 +81,7 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 	// Every problem is reported, one error each.
-	if err := (Config{}).Validate(); strings.Count(err.Error(), "\n") != 7 {
-		t.Errorf("zero Config: want 8 problems, got\n%v", err)
+	if err := (Config{}).Validate(); strings.Count(err.Error(), "\n") != 10 {
+		t.Errorf("zero Config: want 11 problems, got\n%v", err)
 	}
 }

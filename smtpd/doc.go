@@ -17,8 +17,10 @@
 // never waits for a stuck session.
 //
 // Below go-smtp (and below TLS) every connection is a trackedConn
-// (listener.go): the listener wrapper enforces the total and per-source
-// caps before go-smtp sees a connection, and the trackedConn lets
+// (listener.go) over a connguard.Conn: the Guard enforces the total,
+// per-address and per-network limits before go-smtp sees a connection,
+// bounds TLS handshakes (on 465 they complete before go-smtp sees the
+// connection) and, on submission, the time before AUTH; the trackedConn lets
 // Shutdown end idle sessions at once (their next command read gets an
 // expired deadline, so go-smtp answers 421) while a message being
 // received finishes and gets its reply.
@@ -36,6 +38,8 @@
 //     session stays in sync;
 //   - a client that stalls or disappears inside a message is
 //     disconnected and nothing of that message is delivered;
+//   - a command argument with a control character (NUL, ESC, DEL, bare
+//     CR; ctlbytes.go) is refused with 501 and never echoed;
 //   - on submission nothing is accepted before AUTH, AUTH only under TLS,
 //     and the envelope sender and From: must belong to the user.
 package smtpd

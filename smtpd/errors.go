@@ -50,6 +50,9 @@ var (
 	replyLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 4, 0}, Message: "Line too long"}
 	// RFC 4954 section 4 / RFC 3463 5.5.2: a malformed AUTH LOGIN exchange.
 	replyLoginSyntax = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Malformed AUTH LOGIN response"}
+	// RFC 5321 section 4.1.1 / RFC 3463 5.5.2: a control character in a
+	// command line (ctlbytes.go).
+	replyControlChars = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Syntax error: control characters are not allowed"}
 	// RFC 3463 4.7.0: too many connections (sent before the greeting).
 	replyTooManyConns = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many connections, try again later"}
 )

@@ -72,14 +72,15 @@ func TestReceivedSanitizesNames(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	c := e.dial(e.mxAddr)
-	c.Do("EHLO evil(name)\"x\\y\x7f", "250 ")
+	// (Control characters never get this far: ctlbytes.go refuses them.)
+	c.Do("EHLO evil(name)\"x\\y", "250 ")
 	c.Do("MAIL FROM:<sender@example.net>", "250 ")
 	c.Do("RCPT TO:<anna@example.org>", "250 ")
 	c.Do("DATA", "354 ")
 	c.Send(testMessage("sender@example.net", "names") + ".\r\n")
 	c.Expect("250 ")
 	msgs := e.inbox(testkit.AnnaUser)
-	if len(msgs) != 1 || !strings.Contains(msgs[0], "Received: from evil?name??x?y? (") {
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "Received: from evil?name??x?y (") {
 		t.Errorf("Received header: %q", msgs)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"postern/accounts/connguard"
 	"postern/accounts/testkit"
 	"postern/smtpd/queue"
 )
@@ -200,7 +201,7 @@ func TestLimitsConnectionsPerIP(t *testing.T) {
 // The total cap holds across source addresses.
 func TestLimitsConnectionsTotal(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOptions{cfg: Config{MaxConnections: 3}})
+	e := newEnv(t, envOptions{cfg: Config{Limits: connguard.Limits{MaxConnections: 3}}})
 	for i := range 3 {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(10+i))}}
 		nc, err := d.Dial("tcp", e.mxAddr)

@@ -5,104 +5,63 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"postern/accounts/connguard"
 )
 
-// refuseWriteTimeout bounds the 421 written to a connection over a cap.
-const refuseWriteTimeout = time.Second
-
-// listener wraps a net.Listener: it enforces the connection caps before
-// go-smtp sees a connection, and wraps every accepted connection in a
-// trackedConn that carries the connection's session.
+// listener wraps the Server's guarded listener: it wraps every accepted
+// connection in a trackedConn that carries the connection's session.
+// The connection limits are the Guard's (connguard), applied below it.
 type listener struct {
 	net.Listener
 	srv *Server
-	// implicitTLS: the connections will be TLS from the first byte, so a
-	// refusal cannot be written in plain text; they are just closed.
+	// implicitTLS: the connections will be TLS from the first byte.
 	implicitTLS bool
 }
 
-// Accept returns the next connection within the caps. Connections over a
-// cap are answered 421 4.7.0 (plain listeners) and closed here; go-smtp
-// never sees them.
+// Accept returns the next connection the Guard admitted, tracked.
 func (l *listener) Accept() (net.Conn, error) {
-	for {
-		nc, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		tc, ok := l.srv.conns.admit(l.srv, nc, l.implicitTLS)
-		if ok {
-			return tc, nil
-		}
-		l.refuse(nc)
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
+	return l.srv.conns.add(l.srv, nc, l.implicitTLS), nil
 }
 
-func (l *listener) refuse(nc net.Conn) {
-	l.srv.log.Warn("connection refused: too many connections", "remote", nc.RemoteAddr().String(),
-		"proto", l.srv.proto)
-	if !l.implicitTLS {
-		nc.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
-		fmt.Fprintf(nc, "%d %d.%d.%d %s %s\r\n", replyTooManyConns.Code, replyTooManyConns.EnhancedCode[0],
-			replyTooManyConns.EnhancedCode[1], replyTooManyConns.EnhancedCode[2], l.srv.hostname, replyTooManyConns.Message)
-	}
-	nc.Close()
+// refusal is the line that answers a connection over a limit of the
+// Guard on a plain listener.
+func (s *Server) refusal(reason connguard.Reason) []byte {
+	r := replyTooManyConns
+	return fmt.Appendf(nil, "%d %d.%d.%d %s %s\r\n", r.Code, r.EnhancedCode[0], r.EnhancedCode[1], r.EnhancedCode[2], s.hostname,
+		connguard.RefusalText(reason))
 }
 
-// connTable counts and tracks the live connections of one Server.
+// connTable tracks the live connections of one Server (for Shutdown and
+// the busy-session report).
 type connTable struct {
 	mu       sync.Mutex
 	all      map[*trackedConn]struct{}
-	perIP    map[netip.Prefix]int
 	draining bool // set by Server.Shutdown
 }
 
-// sourceKey is what the per-address cap counts: the IPv4 address, or the
-// /64 of an IPv6 address (one host usually owns a whole /64).
-func sourceKey(addr net.Addr) netip.Prefix {
-	ap, err := netip.ParseAddrPort(addr.String())
-	if err != nil {
-		return netip.Prefix{}
-	}
-	ip := ap.Addr().Unmap()
-	bits := 32
-	if ip.Is6() {
-		bits = 64
-	}
-	p, _ := ip.Prefix(bits)
-	return p
-}
-
-// admit registers nc if both caps allow it.
-func (t *connTable) admit(srv *Server, nc net.Conn, implicitTLS bool) (*trackedConn, bool) {
-	key := sourceKey(nc.RemoteAddr())
+// add registers nc.
+func (t *connTable) add(srv *Server, nc net.Conn, implicitTLS bool) *trackedConn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.all) >= srv.cfg.MaxConnections || t.perIP[key] >= srv.cfg.MaxConnectionsPerIP {
-		return nil, false
-	}
-	tc := &trackedConn{Conn: nc, table: t, key: key, draining: t.draining}
+	tc := &trackedConn{Conn: nc, table: t, draining: t.draining}
 	tc.sess = newSession(srv, tc, implicitTLS)
 	t.all[tc] = struct{}{}
-	t.perIP[key]++
-	return tc, true
+	return tc
 }
 
 func (t *connTable) remove(tc *trackedConn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.all[tc]; !ok {
-		return
-	}
 	delete(t.all, tc)
-	if t.perIP[tc.key]--; t.perIP[tc.key] <= 0 {
-		delete(t.perIP, tc.key)
-	}
 }
 
 // drain marks every connection (and every later one) as draining and
@@ -143,7 +102,6 @@ func (t *connTable) snapshot(drain bool) []*trackedConn {
 type trackedConn struct {
 	net.Conn
 	table *connTable
-	key   netip.Prefix
 	sess  *session
 
 	closeOnce sync.Once
@@ -223,6 +181,10 @@ func (c *trackedConn) Close() error {
 	})
 	return err
 }
+
+// NetConn returns the connection below (the Guard's), so that
+// connguard.LoggedIn finds it.
+func (c *trackedConn) NetConn() net.Conn { return c.Conn }
 
 // trackedOf returns the trackedConn under nc (which may be a *tls.Conn).
 func trackedOf(nc net.Conn) *trackedConn {

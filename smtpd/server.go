@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"postern/accounts"
+	"postern/accounts/connguard"
 	"postern/maildir"
 	"postern/smtpd/queue"
 )
@@ -60,6 +60,7 @@ type Server struct {
 	tlsConfig  *tls.Config
 	smtp       *smtp.Server
 
+	guard   *connguard.Guard
 	conns   connTable
 	closing atomic.Bool
 
@@ -95,16 +96,19 @@ func newServer(opts Options, submission bool) *Server {
 		hostname:   host,
 		submission: submission,
 		proto:      "smtp",
-		conns:      connTable{all: map[*trackedConn]struct{}{}, perIP: map[netip.Prefix]int{}},
+		conns:      connTable{all: map[*trackedConn]struct{}{}},
 	}
 	if submission {
 		s.proto = "submission"
 	}
 	s.log = log.With("proto", s.proto)
+	s.guard = connguard.New(connguard.Options{Proto: s.proto, Limits: s.cfg.Limits, NoLogin: !submission, Logger: log})
 	if opts.TLSConfig != nil {
 		// Microsoft's senders abort STARTTLS after a Go session ticket.
 		s.tlsConfig = opts.TLSConfig.Clone()
 		s.tlsConfig.SessionTicketsDisabled = true
+		// Bounds STARTTLS handshakes (connguard.Guard.TLSConfig).
+		s.tlsConfig = s.guard.TLSConfig(s.tlsConfig)
 	}
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.Domain = host
@@ -124,16 +128,22 @@ func newServer(opts Options, submission bool) *Server {
 // offered when Options.TLSConfig is set. It returns ErrServerClosed after
 // Shutdown, or the error that made Accept fail for good.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(&listener{Listener: ln, srv: s})
+	return s.serve(&listener{Listener: s.guard.Listener(ln, s.refusal), srv: s})
 }
 
-// ServeTLS accepts implicit-TLS connections on ln (port 465).
+// ServeTLS accepts implicit-TLS connections on ln (port 465). Handshakes
+// run in the background under tls_handshake_timeout; go-smtp sees only
+// connections whose handshake succeeded.
 func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.tlsConfig == nil {
 		return errors.New("smtpd: ServeTLS needs Options.TLSConfig")
 	}
-	return s.serve(tls.NewListener(&listener{Listener: ln, srv: s, implicitTLS: true}, s.tlsConfig))
+	inner := &listener{Listener: s.guard.Listener(ln, nil), srv: s, implicitTLS: true}
+	return s.serve(s.guard.TLSListener(inner, s.tlsConfig))
 }
+
+// Guard returns the connection guard of the Server's listeners.
+func (s *Server) Guard() *connguard.Guard { return s.guard }
 
 func (s *Server) serve(ln net.Listener) error {
 	s.mu.Lock()

@@ -30,7 +30,8 @@ type session struct {
 	srv *Server
 	tc  *trackedConn
 	// smtpSess is what NewSession returns: the session itself on port
-	// 25, a submissionSession (which adds AUTH) on submission.
+	// 25, a submissionSession (which adds AUTH) on submission, each
+	// wrapped in the control character checks (ctlbytes.go).
 	smtpSess smtp.Session
 
 	id          string
@@ -91,9 +92,9 @@ func newSession(srv *Server, tc *trackedConn, implicitTLS bool) *session {
 	}
 	s.setLogger()
 	if srv.submission {
-		s.smtpSess = &submissionSession{s}
+		s.smtpSess = newCtlGuard(s, &submissionSession{s})
 	} else {
-		s.smtpSess = s
+		s.smtpSess = newCtlGuard(s, s)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), rdnsTimeout)
 	s.rdnsCancel = cancel
@@ -134,6 +135,9 @@ func (srv *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 		return nil, replyTemporary
 	}
 	s := tc.sess
+	if err := s.refuseControlHello(c); err != nil {
+		return nil, err
+	}
 	s.conn = c
 	s.Reset()
 	tlsVersion := ""

@@ -2,8 +2,6 @@ package smtpd
 
 import (
 	"crypto/tls"
-	"net"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -70,23 +68,5 @@ func TestLogAttributes(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "user=anna@example.org") || sessionLines < 3 {
 		t.Errorf("expected session lines with the user, got:\n%s", e.logs.String())
-	}
-}
-
-// The per-source cap counts IPv4 addresses and IPv6 /64s.
-func TestSourceKey(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ addr, want string }{
-		{"192.0.2.1:25", "192.0.2.1/32"},
-		{"[::ffff:192.0.2.1]:25", "192.0.2.1/32"},
-		{"[2001:db8:1:2:3:4:5:6]:25", "2001:db8:1:2::/64"},
-		{"[2001:db8:1:2::9]:2525", "2001:db8:1:2::/64"},
-	}
-	for _, tt := range tests {
-		ap := netip.MustParseAddrPort(tt.addr)
-		got := sourceKey(net.TCPAddrFromAddrPort(ap))
-		if got.String() != tt.want {
-			t.Errorf("sourceKey(%s) = %s, want %s", tt.addr, got, tt.want)
-		}
 	}
 }

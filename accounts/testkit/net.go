@@ -154,3 +154,11 @@ func (c *Conn) Do(cmd, prefix string) string {
 	c.Send(cmd + "\r\n")
 	return c.Expect(prefix)
 }
+
+// DialFrom connects to addr from the loopback source address src (any of
+// 127.0.0.0/8, e.g. "127.0.3.1"), so that one test can play several
+// distinct clients: Linux routes the whole /8 to the loopback interface.
+func DialFrom(src, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	return d.Dial("tcp", addr)
+}

@@ -73,12 +73,12 @@ func newCertSource(ctx context.Context, cfg Config, log *slog.Logger, ch acmeLis
 }
 
 // mailTLSConfig completes a certificate-providing tls.Config into the one
-// the mail protocols share: TLS 1.2 minimum (RFC 8314 §4.1 asks for
-// current TLS) and no ALPN (a mail client offering "imap" or "smtp" must
+// the mail protocols share: TLS 1.2 minimum with AEAD suites only
+// (restrictTLS) and no ALPN (a mail client offering "imap" or "smtp" must
 // not be refused for lack of a match).
 func mailTLSConfig(c *tls.Config) *tls.Config {
 	c = c.Clone()
-	c.MinVersion = tls.VersionTLS12
+	restrictTLS(c)
 	c.NextProtos = nil
 	return c
 }

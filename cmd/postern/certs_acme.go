@@ -75,8 +75,8 @@ func (cs *certSource) startACME(ctx context.Context, cfg Config, log *slog.Logge
 	magic.Issuers = []certmagic.Issuer{issuer}
 
 	cs.mail = mailTLSConfig(magic.TLSConfig())
-	cs.alpn = magic.TLSConfig()
-	cs.alpn.MinVersion = tls.VersionTLS12
+	cs.alpn = magic.TLSConfig() // certmagic sets no suites: restrict them
+	restrictTLS(cs.alpn)
 	cs.http = issuer.HTTPChallengeHandler(http.NotFoundHandler())
 	names := cfg.certNames()
 	var how []string

@@ -13,6 +13,10 @@ func tomlKeys(t reflect.Type, prefix string) []string {
 	var keys []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			keys = append(keys, tomlKeys(f.Type, prefix)...) // flattened by TOML
+			continue
+		}
 		tag := strings.Split(f.Tag.Get("toml"), ",")[0]
 		if tag == "" || tag == "-" || !f.IsExported() {
 			continue

@@ -12,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"postern/imapd"
+	"postern/pop3d"
 )
 
 // configProblem is one thing wrong with a configuration file, with the
@@ -75,7 +76,7 @@ func readConfig(path string) (Config, configErrors, error) {
 // renamedKeys lists, per section, the key names of earlier versions that
 // are still accepted and the keys that replaced them.
 func renamedKeys() map[string]map[string]string {
-	return map[string]map[string]string{"imap": imapd.RenamedKeys()}
+	return map[string]map[string]string{"imap": imapd.RenamedKeys(), "pop3": pop3d.RenamedKeys()}
 }
 
 // parseConfig is readConfig on file contents already read; name is used
@@ -165,9 +166,11 @@ func fieldByKey(v reflect.Value, key string) reflect.Value {
 	if v.Kind() != reflect.Struct {
 		return reflect.Value{}
 	}
-	for i := 0; i < v.NumField(); i++ {
-		if strings.Split(v.Type().Field(i).Tag.Get("toml"), ",")[0] == key {
-			return v.Field(i)
+	// VisibleFields includes the fields of embedded structs (such as
+	// connguard.Limits), which TOML flattens into the section.
+	for _, f := range reflect.VisibleFields(v.Type()) {
+		if !f.Anonymous && strings.Split(f.Tag.Get("toml"), ",")[0] == key {
+			return v.FieldByIndex(f.Index)
 		}
 	}
 	return reflect.Value{}

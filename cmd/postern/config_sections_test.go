@@ -87,12 +87,12 @@ func TestCheckReportsEverySectionWithItsLine(t *testing.T) {
 // key; "postern check" passes.
 func TestRenamedKeyStillWorksWithAWarning(t *testing.T) {
 	t.Parallel()
-	file := minimalValid + "[imap]\nmax_conns = 7\nappend_limit = 1048576\n"
+	file := minimalValid + "[imap]\nmax_conns = 700\nappend_limit = 1048576\n"
 	cfg, warns, err := parseConfig("postern.toml", []byte(file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.IMAP.MaxConnections != 7 || cfg.IMAP.MaxMessageBytes != 1<<20 {
+	if cfg.IMAP.MaxConnections != 700 || cfg.IMAP.MaxMessageBytes != 1<<20 {
 		t.Errorf("old keys not applied: %+v", cfg.IMAP)
 	}
 	want := []string{

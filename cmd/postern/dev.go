@@ -116,7 +116,7 @@ func devConfig(dataDir string, base int) Config {
 // random password, returned for printing.
 func devAccount(cfg Config) (string, error) {
 	accDir := filepath.Join(cfg.DataDir, "accounts")
-	if err := os.MkdirAll(accDir, 0o750); err != nil {
+	if err := os.MkdirAll(accDir, 0o700); err != nil {
 		return "", err
 	}
 	dir, err := accounts.Open(accDir, accounts.Options{Domains: cfg.Accounts.Domains, ReloadInterval: -1})

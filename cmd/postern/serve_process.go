@@ -143,12 +143,10 @@ func (p *process) run(ctx context.Context, o runOptions) error {
 }
 
 // openData opens (creating on first start) the accounts directory and the
-// mail store under data_dir.
+// mail store under data_dir, after tightening the modes there (modes.go).
 func (p *process) openData() error {
-	for _, d := range []string{p.cfg.DataDir, p.mailDir(), p.accountsDir()} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return fmt.Errorf("data_dir: %w", err)
-		}
+	if err := prepareDataDir(p.cfg.DataDir, p.cfg.TLS, p.log); err != nil {
+		return err
 	}
 	dir, err := accounts.Open(p.accountsDir(), accounts.Options{Domains: p.cfg.Accounts.Domains, Logger: p.log.With("proto", "accounts")})
 	if err != nil {

@@ -7,14 +7,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,26 +40,7 @@ func putBigMessage(t *testing.T, data string) {
 	if err := os.WriteFile(filepath.Join(box, "new", "1700000000.M1P1.localhost"), []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Run as root, the server becomes "nobody", and does not take over
-	// the mail store (it only ever writes it as that user).
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("nobody")
-		if err != nil {
-			t.Fatal(err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		mail := filepath.Join(data, "mail")
-		err = filepath.WalkDir(mail, func(p string, _ fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, uid, gid)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	giveToServer(t, filepath.Join(data, "mail"))
 }
 
 // dialStalling opens a TLS connection whose receive buffer is small, so

@@ -51,7 +51,7 @@ func selfSignedServerWith(t *testing.T, shutdownTimeout time.Duration, imapKeys 
 	}
 	os.Chmod(data, 0o755)
 	top := fmt.Sprintf("hostname = \"localhost\"\ndata_dir = %q\nshutdown_timeout = %q\n", data, shutdownTimeout.String())
-	p, ls := serveOnLoopback(t, top, "[accounts]\ndomains = [\"example.test\"]\n[tls]\nmode = \"self-signed\"\n[imap]\nmax_conns_per_user_ip = 200\n"+imapKeys)
+	p, ls := serveOnLoopback(t, top, "[accounts]\ndomains = [\"example.test\"]\n[tls]\nmode = \"self-signed\"\n[imap]\nmax_conns_per_user_ip = 200\n# 100 idlers connect from one address at once.\nmax_connections_per_ip = 200\nmax_connections_per_network = 300\n"+imapKeys)
 	p.waitFor(regexp.MustCompile(`listener=pop3s`), 30*time.Second)
 	return p, ls, data
 }
