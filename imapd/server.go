@@ -99,7 +99,7 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("imapd: ServeTLS without a TLS configuration")
 	}
-	inner := &deadlineListener{Listener: s.guard.Listener(ln, nil), cfg: &s.cfg}
+	inner := &deadlineListener{Listener: s.guard.TLSPendingListener(ln), cfg: &s.cfg}
 	return s.serve(s.guard.TLSListener(inner, s.opts.TLSConfig))
 }
 

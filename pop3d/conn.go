@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"postern/accounts"
+	"postern/accounts/connguard"
 )
 
 // state is a POP3 session state (RFC 1939 §3). UPDATE is not a state of
@@ -119,6 +120,8 @@ func (c *conn) serve() {
 			c.log.Info("TLS handshake failed", "err", err)
 			return
 		}
+		// Input before login is counted from here (connguard).
+		connguard.HandshakeDone(c.raw)
 	}
 	host := c.s.opts.Hostname
 	if host == "" {

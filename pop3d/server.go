@@ -95,7 +95,7 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("pop3d: ServeTLS needs Options.TLSConfig")
 	}
-	return s.serve(s.guard.Listener(ln, nil), true)
+	return s.serve(s.guard.TLSPendingListener(ln), true)
 }
 
 func (s *Server) serve(ln net.Listener, implicitTLS bool) error {

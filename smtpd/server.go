@@ -138,7 +138,7 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.tlsConfig == nil {
 		return errors.New("smtpd: ServeTLS needs Options.TLSConfig")
 	}
-	inner := &listener{Listener: s.guard.Listener(ln, nil), srv: s, implicitTLS: true}
+	inner := &listener{Listener: s.guard.TLSPendingListener(ln), srv: s, implicitTLS: true}
 	return s.serve(s.guard.TLSListener(inner, s.tlsConfig))
 }
 

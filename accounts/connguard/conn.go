@@ -1,6 +1,7 @@
 package connguard
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -24,7 +25,28 @@ type Conn struct {
 	hsEnd    time.Time // end of the TLS handshake under way, or zero
 	wantR    time.Time // read deadline the layer above asked for
 	wantW    time.Time // write deadline the layer above asked for
+	// tlsPending: an implicit-TLS connection whose handshake has not
+	// finished; its bytes are not counted as input.
+	tlsPending bool
+	inBytes    int  // input counted against LoginInputBytes
+	overInput  bool // LoginInputBytes was exceeded (logged once)
 }
+
+// LoginInputBytes is how much a connection may send before login in one
+// stretch: from accept (plain ports) or from the end of a TLS handshake
+// to the next handshake or the login. A real client needs a few hundred
+// bytes (CAPABILITY, STARTTLS, ID, LOGIN or AUTHENTICATE; a TLS
+// ClientHello of up to about 3 KiB after STARTTLS counts too). It bounds
+// what an unauthenticated client can make the protocol code parse: a
+// 50 KiB IMAP command of nested search keys makes go-imap's parser
+// recurse 12,000 levels deep (about 40 MB of stack) before Postern can
+// refuse it; 8 KiB keeps that under 8 MB. Past it the connection is
+// closed. Not applied where nobody logs in (port 25).
+const LoginInputBytes = 8 << 10
+
+// ErrLoginInput is the read error of a connection that sent more than
+// LoginInputBytes before login; the connection is closed.
+var ErrLoginInput = errors.New("connguard: too much input before login, connection closed")
 
 func newConn(g *Guard, nc net.Conn, src, network netip.Prefix, keyed bool) *Conn {
 	c := &Conn{Conn: nc, g: g, src: src, network: network, keyed: keyed}
@@ -75,13 +97,49 @@ func (c *Conn) applyLocked() {
 	c.Conn.SetWriteDeadline(earliest(c.wantW, c.writeCapLocked()))
 }
 
+// Read reads, counting the input before login against LoginInputBytes:
+// a read never goes past it, and the read after it fails with
+// ErrLoginInput and closes the connection.
+func (c *Conn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	counted := !c.loggedIn && !c.g.opts.NoLogin && !c.tlsPending && c.hsEnd.IsZero()
+	left := LoginInputBytes - c.inBytes
+	c.mu.Unlock()
+	if !counted {
+		return c.Conn.Read(p)
+	}
+	if left <= 0 {
+		c.mu.Lock()
+		first := !c.overInput
+		c.overInput = true
+		c.mu.Unlock()
+		if first {
+			c.g.noteOverInput(c)
+		}
+		c.Conn.Close()
+		return 0, ErrLoginInput
+	}
+	if len(p) > left {
+		p = p[:left]
+	}
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.inBytes += n
+	c.mu.Unlock()
+	return n, err
+}
+
 // SetReadDeadline sets t, shortened before login. It also ends a
-// STARTTLS handshake's bound: the protocol code sets its next read
-// deadline only once the handshake is over.
+// STARTTLS handshake's bound (and starts a new stretch of input): the
+// protocol code sets its next read deadline only once the handshake is
+// over.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.hsEnd = time.Time{}
+	if !c.hsEnd.IsZero() {
+		c.hsEnd = time.Time{}
+		c.inBytes = 0
+	}
 	c.wantR = t
 	return c.Conn.SetReadDeadline(earliest(t, c.readCapLocked()))
 }
@@ -102,6 +160,15 @@ func (c *Conn) SetDeadline(t time.Time) error {
 		return err
 	}
 	return c.SetReadDeadline(t)
+}
+
+// handshakeDone ends an implicit-TLS connection's handshake: its input
+// is counted from now on.
+func (c *Conn) handshakeDone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tlsPending = false
+	c.inBytes = 0
 }
 
 // handshakeStarted bounds the reads and writes of the TLS handshake that
@@ -162,6 +229,15 @@ func Of(nc net.Conn) *Conn {
 		nc = u.NetConn()
 	}
 	return nil
+}
+
+// HandshakeDone tells the Guard that the implicit-TLS handshake of the
+// connection under nc (accepted through TLSPendingListener) succeeded,
+// for front ends that run the handshake themselves. TLSListener calls it.
+func HandshakeDone(nc net.Conn) {
+	if c := Of(nc); c != nil {
+		c.handshakeDone()
+	}
 }
 
 // LoggedIn tells the Guard that the connection under nc has logged in

@@ -54,8 +54,9 @@ type Guard struct {
 	perNet map[netip.Prefix]int
 	logged map[logKey]*logState
 
-	refused [3]atomic.Uint64
-	tlsFail atomic.Uint64
+	refused  [3]atomic.Uint64
+	tlsFail  atomic.Uint64
+	overflow atomic.Uint64
 }
 
 type logKey struct {
@@ -94,6 +95,9 @@ type Stats struct {
 	Refused map[Reason]uint64
 	// TLSFailed counts implicit-TLS handshakes that failed or timed out.
 	TLSFailed uint64
+	// InputClosed counts connections closed for sending more than
+	// LoginInputBytes before login.
+	InputClosed uint64
 }
 
 // Stats returns the counters.
@@ -106,7 +110,8 @@ func (g *Guard) Stats() Stats {
 		Refused: map[Reason]uint64{
 			PerIP: g.refused[0].Load(), PerNetwork: g.refused[1].Load(), Total: g.refused[2].Load(),
 		},
-		TLSFailed: g.tlsFail.Load(),
+		TLSFailed:   g.tlsFail.Load(),
+		InputClosed: g.overflow.Load(),
 	}
 }
 
@@ -224,6 +229,14 @@ func (g *Guard) noteRefusal(remote net.Addr, src, network netip.Prefix, reason R
 	}
 	g.log.Warn("connection refused", "limit", string(reason), "max", max, "source", addrOf(remote),
 		"network", network.String(), "suppressed", suppressed)
+}
+
+// noteOverInput counts and logs a connection closed for too much input
+// before login.
+func (g *Guard) noteOverInput(c *Conn) {
+	g.overflow.Add(1)
+	g.log.Warn("connection closed: too much input before login", "limit", "login_input", "max", LoginInputBytes,
+		"source", addrOf(c.RemoteAddr()), "network", c.network.String())
 }
 
 // addrOf is the host part of remote.

@@ -350,3 +350,78 @@ func TestKeys(t *testing.T) {
 		t.Error("a unix address has keys")
 	}
 }
+
+// Before login a connection may send LoginInputBytes; the read past it
+// fails and closes the connection. After login there is no bound.
+func TestLoginInputBytes(t *testing.T) {
+	g, logs := newGuard(t, Limits{}, false)
+	ln := g.Listener(testkit.Listen(t), refusal)
+	type result struct {
+		n   int
+		err error
+	}
+	res := make(chan result, 2)
+	serve := func(login bool) {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if login {
+			LoggedIn(c)
+		}
+		n, err := io.Copy(io.Discard, c)
+		res <- result{int(n), err}
+	}
+	for _, login := range []bool{false, true} {
+		go serve(login)
+		c, err := testkit.DialFrom("127.0.0.2", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			c.Write(make([]byte, 3*LoginInputBytes))
+			c.Close()
+		}()
+		r := <-res
+		switch {
+		case !login && (r.n != LoginInputBytes || !errors.Is(r.err, ErrLoginInput)):
+			t.Errorf("before login: read %d bytes, %v; want %d, ErrLoginInput", r.n, r.err, LoginInputBytes)
+		case login && (r.n != 3*LoginInputBytes || r.err != nil):
+			t.Errorf("after login: read %d bytes, %v", r.n, r.err)
+		}
+	}
+	if !logs.Contains("too much input before login") || g.Stats().InputClosed != 1 {
+		t.Errorf("not logged or counted: %d\n%s", g.Stats().InputClosed, logs)
+	}
+}
+
+// The bytes of an implicit-TLS handshake do not count as input before
+// login; what comes after it does, from zero.
+func TestLoginInputAfterImplicitTLS(t *testing.T) {
+	g, _ := newGuard(t, Limits{}, false)
+	ln := g.TLSListener(g.TLSPendingListener(testkit.Listen(t)), testkit.ServerTLS())
+	done := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		n, _ := io.Copy(io.Discard, c)
+		done <- n
+	}()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	tc, err := tls.DialWithDialer(d, "tcp", ln.Addr().String(), testkit.ClientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	// Whatever the handshake took, the application data gets its own
+	// budget: the server decrypts the records that fit in it whole.
+	go tc.Write(make([]byte, 3*LoginInputBytes))
+	n := <-done
+	if n < LoginInputBytes/2 || n > LoginInputBytes {
+		t.Fatalf("server read %d bytes of application data before closing, want %d to %d", n, LoginInputBytes/2, LoginInputBytes)
+	}
+}

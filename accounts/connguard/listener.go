@@ -31,10 +31,19 @@ func (g *Guard) Listener(ln net.Listener, refusal Refusal) net.Listener {
 	return &listener{Listener: ln, g: g, refusal: refusal}
 }
 
+// TLSPendingListener is Listener for an implicit-TLS port: a refused
+// connection is closed without a word, and the bytes of the handshake
+// are not counted as input before login until HandshakeDone (TLSListener
+// calls it; a front end that runs the handshake itself must).
+func (g *Guard) TLSPendingListener(ln net.Listener) net.Listener {
+	return &listener{Listener: ln, g: g, tlsPending: true}
+}
+
 type listener struct {
 	net.Listener
-	g       *Guard
-	refusal Refusal
+	g          *Guard
+	refusal    Refusal
+	tlsPending bool
 }
 
 // Accept returns the next connection within the limits.
@@ -46,7 +55,9 @@ func (l *listener) Accept() (net.Conn, error) {
 		}
 		src, network, keyed, reason := l.g.admit(nc.RemoteAddr())
 		if reason == "" {
-			return newConn(l.g, nc, src, network, keyed), nil
+			c := newConn(l.g, nc, src, network, keyed)
+			c.tlsPending = l.tlsPending
+			return c, nil
 		}
 		l.g.noteRefusal(nc.RemoteAddr(), src, network, reason)
 		l.refuse(nc, reason)

@@ -117,6 +117,7 @@ func (l *tlsListener) handshake(nc net.Conn) {
 		return
 	}
 	nc.SetDeadline(time.Time{})
+	HandshakeDone(nc)
 	select {
 	case l.ready <- tc:
 	case <-l.done:

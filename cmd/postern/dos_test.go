@@ -202,6 +202,73 @@ func TestAttacksLeaveTheHouseholdServed(t *testing.T) {
 		}
 	})
 
+	t.Run("SEARCH bombs before login", func(t *testing.T) {
+		// 20 connections of one address (its whole per-address allowance)
+		// send the bomb without logging in. Input before login is capped
+		// at connguard.LoginInputBytes, so go-imap's parser gets at most
+		// 8 KiB of it and the connection is closed.
+		pid := srv.cmd.Process.Pid
+		before := rssKiB(t, pid, "VmRSS")
+		bomb := "a SEARCH " + strings.Repeat("NOT ", 10_000) + "ALL\r\n"
+		var wg sync.WaitGroup
+		var closed atomic.Int64
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				nc, err := testkit.DialFrom("127.0.11.1", ls["imaps"])
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer nc.Close()
+				nc.SetDeadline(time.Now().Add(20 * time.Second))
+				c := tls.Client(nc, &tls.Config{InsecureSkipVerify: true})
+				r := bufio.NewReader(c)
+				if _, err := r.ReadString('\n'); err != nil {
+					t.Error(err)
+					return
+				}
+				io.WriteString(c, bomb)
+				if _, err := io.Copy(io.Discard, r); !isTimeout(err) {
+					closed.Add(1)
+				}
+			}()
+		}
+		var peak atomic.Int64
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			for {
+				if r := rssKiB(t, pid, "VmRSS"); r > peak.Load() {
+					peak.Store(r)
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+		}()
+		worst := loginLatency(t, "127.1.0.1", ls["imaps"], "anna@example.test", "secret-pass", 3)
+		wg.Wait()
+		close(stop)
+		<-sampled
+		growth := (peak.Load() - before) / 1024
+		t.Logf("SEARCH bombs before login: 20 connections of 127.0.11.1, %d closed by the server; RSS +%d MiB at the peak; anna's login max %v",
+			closed.Load(), growth, worst)
+		if closed.Load() != 20 {
+			t.Errorf("%d of 20 connections sending 40 KB before login closed", closed.Load())
+		}
+		if growth > 100 {
+			t.Errorf("RSS grew by %d MiB for 20 unauthenticated connections, budget 100", growth)
+		}
+		if worst > baseline+dosBound {
+			t.Errorf("anna's login took %v (baseline %v)", worst, baseline)
+		}
+	})
+
 	t.Run("SEARCH bombs", func(t *testing.T) {
 		// 20 sessions of bob send a 10,000-deep NOT chain at once. It is
 		// refused; go-imap's parser (which Postern's own engine replaces,
