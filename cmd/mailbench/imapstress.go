@@ -58,6 +58,7 @@ type stressConfig struct {
 	keywords           int
 	maxOps             int
 	transcript         int // commands and responses shown with an inconsistency
+	sources            int // loopback source addresses to spread the clients over (0: the system's choice)
 }
 
 // imapStressResult is the JSON line of an imap-stress run.
@@ -179,6 +180,7 @@ func parseStressFlags(args []string) (*stressConfig, error) {
 	fs.DurationVar(&cfg.idle, "idle", 2*time.Second, "longest IDLE (each lasts half to all of it)")
 	fs.IntVar(&cfg.keywords, "keywords", 2, "keywords per client ($s<client>x<n>); at most 20 distinct keywords are used in all")
 	fs.IntVar(&cfg.maxOps, "max-ops", 0, "stop each client after this many commands (0: only -duration)")
+	fs.IntVar(&cfg.sources, "sources", 0, "spread the clients over this many source addresses 127.0.1.1 and up, as distinct devices (1 to 250; 0: the system's choice); for a server on loopback")
 	fs.IntVar(&cfg.transcript, "transcript", 24, "last commands and responses of the session shown with each reported inconsistency")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -210,6 +212,9 @@ func parseStressFlags(args []string) (*stressConfig, error) {
 	}
 	if cfg.clients < 1 || cfg.clients > stressMaxClients {
 		return nil, fmt.Errorf("-clients %d out of range 1..%d", cfg.clients, stressMaxClients)
+	}
+	if cfg.sources < 0 || cfg.sources > 250 {
+		return nil, fmt.Errorf("-sources %d out of range 0..250", cfg.sources)
 	}
 	if cfg.duration <= 0 || cfg.duration > stressMaxDuration {
 		return nil, fmt.Errorf("-duration %v out of range (0, %v]", cfg.duration, stressMaxDuration)

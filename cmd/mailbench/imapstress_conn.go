@@ -31,18 +31,25 @@ var errGone = errors.New("connection given up")
 // to serve after a STARTTLS done here.
 func (cl *stressClient) dial() (tcp net.Conn, conn net.Conn, greeting []byte, err error) {
 	f := cl.cfg.conn
-	tcp, err = net.DialTimeout("tcp", *f.addr, cl.cfg.hang)
+	d := net.Dialer{Timeout: cl.cfg.hang}
+	if n := cl.cfg.sources; n > 0 {
+		// Client i plays a device at its own loopback address.
+		d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+cl.id%n))}
+	}
+	raw, err := d.Dial("tcp", *f.addr)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	tcp = raw
 	host, _, _ := net.SplitHostPort(*f.addr)
 	tlsConf := &tls.Config{ServerName: host, InsecureSkipVerify: *f.insecure, NextProtos: []string{"imap"}}
 	tcp.SetDeadline(time.Now().Add(cl.cfg.hang))
 	defer func() {
+		// raw, not tcp: the error returns set tcp to nil.
 		if err != nil {
-			tcp.Close()
+			raw.Close()
 		} else {
-			tcp.SetDeadline(time.Time{})
+			raw.SetDeadline(time.Time{})
 		}
 	}()
 	switch {
