@@ -46,6 +46,49 @@ type Config struct {
 	// per-network limits hold for the whole session and the login
 	// deadlines do not apply (read_timeout does).
 	connguard.Limits
+	// VerifyConfig is sender verification on port 25 (verify.go,
+	// verifyconfig.go): verify_senders, dmarc_reject_to_junk,
+	// dns_timeout.
+	VerifyConfig
+
+	// Port 25 defences (ratelimit.go, dnsbl.go, allow.go; docs/smtp.md,
+	// "Rate limits and blocklists on port 25"). They apply to the MX
+	// server only, never to submission.
+	//
+	// MaxConnectionsPerMinute, MaxMessagesPerMinute and
+	// MaxRecipientsPerMinute are token buckets per source address (IPv4
+	// address, IPv6 /64) that hold this many and refill at this rate per
+	// minute; each source's network (IPv4 /24, IPv6 /48) has buckets
+	// NetworkRateFactor times larger. A connection over its rate gets
+	// 421 4.7.0 before the greeting; a MAIL or RCPT over its rate gets
+	// 451 4.7.1.
+	MaxConnectionsPerMinute int `toml:"max_connections_per_minute"`
+	MaxMessagesPerMinute    int `toml:"max_messages_per_minute"`
+	MaxRecipientsPerMinute  int `toml:"max_recipients_per_minute"`
+	// MaxUnknownRecipients is how many RCPTs for addresses that do not
+	// exist one connection may send; the next gets 421 4.7.0 and the
+	// connection is closed (directory harvest).
+	MaxUnknownRecipients int `toml:"max_unknown_recipients"`
+	// MaxProtocolErrors is how many 500-503 replies (malformed or
+	// out-of-sequence commands) one connection may get; with the last
+	// one it also gets 421 4.7.0 and is closed.
+	MaxProtocolErrors int `toml:"max_protocol_errors"`
+	// DNSBLZones are DNS blocklists (such as "zen.spamhaus.org") asked
+	// about every client address at connect; a listed client gets 554
+	// 5.7.1 instead of the greeting. Empty: no lookups.
+	DNSBLZones []string `toml:"dnsbl_zones"`
+	// DNSBLTimeout bounds the lookups of one connection (all zones
+	// together); past it the client is served as if unlisted.
+	DNSBLTimeout time.Duration `toml:"dnsbl_timeout"`
+	// AllowAddresses are addresses and networks ("192.0.2.0/24",
+	// "2001:db8::1") exempt from the rate limits, the unknown-recipient
+	// limit and the blocklists.
+	AllowAddresses []string `toml:"allow_addresses"`
+	// AllowSenderDomains are envelope sender domains whose messages are
+	// exempt from the message and recipient rate limits and the
+	// unknown-recipient limit (exact match; the sender is not verified,
+	// see Server.AllowedSenderDomain).
+	AllowSenderDomains []string `toml:"allow_sender_domains"`
 }
 
 // Defaults of the Config fields, named so the documentation can cite them.
@@ -78,6 +121,25 @@ const (
 	// connections (Postfix's smtpd_client_connection_count_limit is 50;
 	// a personal server needs fewer).
 	DefaultMaxConnectionsPerIP = connguard.DefaultMaxConnectionsPerIP
+	// Port 25 defences (see Config.MaxConnectionsPerMinute and below).
+	DefaultMaxConnectionsPerMinute = 60
+	DefaultMaxMessagesPerMinute    = 30
+	DefaultMaxRecipientsPerMinute  = 100
+	// NetworkRateFactor: a network's rate limits are this many times
+	// its addresses' (a /24 of a few busy senders stays served).
+	NetworkRateFactor = 5
+	// DefaultMaxUnknownRecipients is the directory-harvest bound.
+	DefaultMaxUnknownRecipients = 5
+	// DefaultMaxProtocolErrors is chasquid's bound on errors per
+	// connection.
+	DefaultMaxProtocolErrors = 3
+	// DefaultDNSBLTimeout bounds the blocklist lookups of a connection;
+	// MaxDNSBLTimeout is the most it may be set to (the greeting waits
+	// for the lookups).
+	DefaultDNSBLTimeout = 5 * time.Second
+	MaxDNSBLTimeout     = 30 * time.Second
+	// MaxPerMinute bounds the per-minute limits.
+	MaxPerMinute = 1_000_000
 	// MinTimeout and MaxTimeout bound every duration of Config.
 	MinTimeout = time.Second
 	MaxTimeout = 24 * time.Hour
@@ -93,6 +155,14 @@ func DefaultConfig() Config {
 		WriteTimeout:    time.Duration(DefaultWriteTimeout),
 		DataTimeout:     time.Duration(DefaultDataTimeout),
 		Limits:          connguard.DefaultLimits(DefaultMaxConnections),
+		VerifyConfig:    defaultVerifyConfig(),
+
+		MaxConnectionsPerMinute: DefaultMaxConnectionsPerMinute,
+		MaxMessagesPerMinute:    DefaultMaxMessagesPerMinute,
+		MaxRecipientsPerMinute:  DefaultMaxRecipientsPerMinute,
+		MaxUnknownRecipients:    DefaultMaxUnknownRecipients,
+		MaxProtocolErrors:       DefaultMaxProtocolErrors,
+		DNSBLTimeout:            DefaultDNSBLTimeout,
 	}
 }
 
@@ -121,6 +191,10 @@ func (c Config) Validate() error {
 	if err := c.Limits.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.VerifyConfig.validate(); err != nil { // verifyconfig.go
+		errs = append(errs, err)
+	}
+	errs = append(errs, c.validatePort25Defences()...) // ratelimit_config.go
 	return errors.Join(errs...)
 }
 
@@ -150,5 +224,7 @@ func (c Config) withDefaults() Config {
 		c.DataTimeout = d.DataTimeout
 	}
 	c.Limits = c.Limits.WithDefaults(d.Limits)
+	c.VerifyConfig = c.VerifyConfig.withDefaults()
+	c = c.withPort25Defaults(d) // ratelimit_config.go
 	return c
 }

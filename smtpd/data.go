@@ -54,6 +54,12 @@ func (s *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deliverTimeout)
 	defer cancel()
+	if !s.srv.submission {
+		s.act.Begin("DATA: verifying sender")
+		if err := s.verifySender(ctx, log, msg); err != nil { // verify.go
+			return err
+		}
+	}
 	s.act.Begin("DATA: delivering")
 	if err := s.deliver(ctx, log, msg); err != nil {
 		return err

@@ -21,7 +21,14 @@ type message struct {
 	rcpts    []recipient
 	body     *spool
 	received time.Time
-	added    string // headers added on submission (Date, Message-ID)
+	added    string // headers added on submission (Date, Message-ID), or Authentication-Results on port 25
+	// Set by verifySender (verify.go) on port 25: the folder to deliver
+	// to ("" = INBOX) and the header block replacing the first headerLen
+	// bytes (forged Authentication-Results removed; nil = unchanged).
+	folder    string
+	header    []byte
+	headerLen int64
+	stripped  int
 }
 
 // checkQuota refuses a recipient whose mailbox is already full, at RCPT
@@ -61,8 +68,8 @@ func (s *session) deliver(ctx context.Context, log *slog.Logger, msg *message) e
 	var firstErr error
 	delivered := 0
 	if len(users) > 0 {
-		content := io.MultiReader(strings.NewReader(returnPath(msg.from)+trace), msg.body.reader())
-		errs, err := storeLocal(ctx, s.srv.opts.Store, content, users)
+		content := io.MultiReader(strings.NewReader(returnPath(msg.from)+trace), msg.content())
+		errs, err := storeLocal(ctx, s.srv.opts.Store, content, users, msg.folder)
 		if err != nil {
 			// Nothing written: the per-target errors (a full mailbox)
 			// say more than the global one.
@@ -105,15 +112,18 @@ func (s *session) deliver(ctx context.Context, log *slog.Logger, msg *message) e
 	return nil
 }
 
-// storeLocal stores content, trace headers included, in the INBOX of
-// every user: the one place where a message for local accounts is
+// storeLocal stores content, trace headers included, in folder ("" =
+// INBOX; created when missing) of every user: the one place where a message for local accounts is
 // written, for a message just received (deliver) and for one the queue
 // retries (LocalDelivery). The results are those of (*maildir.Store).Deliver:
 // one error per user, and a global error when nothing was written.
-func storeLocal(ctx context.Context, store *maildir.Store, content io.Reader, users []string) ([]error, error) {
+func storeLocal(ctx context.Context, store *maildir.Store, content io.Reader, users []string, folder string) ([]error, error) {
+	if folder != "" {
+		ensureFolder(store, users, folder) // verify.go
+	}
 	targets := make([]maildir.Target, len(users))
 	for i, u := range users {
-		targets[i] = maildir.Target{User: u}
+		targets[i] = maildir.Target{User: u, Folder: folder}
 	}
 	return store.Deliver(ctx, content, targets)
 }
@@ -146,7 +156,7 @@ func (l LocalDelivery) LocalUser(addr string) (string, bool) {
 // DeliverLocal stores msg in the INBOX of user and returns nil only once
 // it is durable. A full mailbox is an error the queue retries.
 func (l LocalDelivery) DeliverLocal(ctx context.Context, user string, msg io.Reader) error {
-	errs, err := storeLocal(ctx, l.Store, msg, []string{user})
+	errs, err := storeLocal(ctx, l.Store, msg, []string{user}, "")
 	if err == nil {
 		err = errs[0]
 	}
@@ -162,7 +172,7 @@ func (s *session) enqueue(ctx context.Context, log *slog.Logger, msg *message, r
 	if q == nil {
 		return replyNoQueue
 	}
-	id, err := q.Enqueue(ctx, msg.from, rcpts, io.MultiReader(strings.NewReader(prefix), msg.body.reader()))
+	id, err := q.Enqueue(ctx, msg.from, rcpts, io.MultiReader(strings.NewReader(prefix), msg.content()))
 	if err != nil {
 		return err
 	}

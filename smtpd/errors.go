@@ -55,7 +55,21 @@ var (
 	replyControlChars = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Syntax error: control characters are not allowed"}
 	// RFC 3463 4.7.0: too many connections (sent before the greeting).
 	replyTooManyConns = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many connections, try again later"}
+	// RFC 7489 section 10.3 / RFC 3463 5.7.1: From: names one of our own
+	// domains but DMARC does not pass (verify.go).
+	replyOwnDomainSpoof = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Message claims a local sender domain but fails DMARC"}
+	// RFC 3463 4.4.3: the DNS lookups of sender verification failed for
+	// a message that needs them to pass (verify.go).
+	replyVerifyTemporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 3}, Message: "Sender verification failed temporarily, try again later"}
 )
+
+// replyDMARCReject is the refusal of a message whose From: domain's
+// DMARC policy says reject (RFC 7489 section 6.3 p=reject; RFC 3463
+// 5.7.1). domain is made safe for a reply line.
+func replyDMARCReject(domain string) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Message rejected: DMARC policy of " + headerToken(domain) + " says reject"}
+}
 
 // reply turns an error from accounts, maildir, the queue or the network
 // into the reply go-smtp sends. It is the one place where errors become
@@ -101,4 +115,31 @@ func reply(log *slog.Logger, what string, err error) error {
 	}
 	log.Info(what+" refused", "code", out.Code, "err", err)
 	return out
+}
+
+// Replies of the port 25 defences (ratelimit*.go, dnsbl.go). 421 closes
+// the connection (RFC 5321 section 3.8); 451 refuses one command and the
+// sender retries later.
+var (
+	// RFC 3463 4.7.0: the source opened too many connections in the last
+	// minute (sent instead of the greeting).
+	replyConnRateAddress = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many connections from your address in the last minute, try again later"}
+	replyConnRateNetwork = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many connections from your network in the last minute, try again later"}
+	// RFC 3463 4.7.1: too many messages (MAIL) from the source.
+	replyMessageRateAddress = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from your address, try again later"}
+	replyMessageRateNetwork = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from your network, try again later"}
+	// RFC 3463 4.7.1: too many recipients (RCPT) from the source.
+	replyRecipientRateAddress = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many recipients from your address, try again later"}
+	replyRecipientRateNetwork = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many recipients from your network, try again later"}
+	// RFC 3463 4.7.0: directory harvest (too many unknown recipients).
+	replyTooManyUnknown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many unknown recipients, closing connection"}
+	// RFC 3463 4.7.0: too many malformed or out-of-sequence commands.
+	replyTooManyErrors = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many protocol errors, closing connection"}
+)
+
+// replyBlocklisted is the answer, instead of the greeting, to a client
+// that zone lists (RFC 5782; RFC 3463 5.7.1; Postfix's wording).
+func replyBlocklisted(ip, zone string) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Service unavailable; client [" + ip + "] blocked using " + zone}
 }

@@ -23,13 +23,25 @@ type listener struct {
 	implicitTLS bool
 }
 
-// Accept returns the next connection the Guard admitted, tracked.
+// Accept returns the next connection the Guard admitted, tracked. On
+// port 25 it also applies the connection rate and starts the
+// connection's other defences (ratelimit_server.go, ratelimit_conn.go).
 func (l *listener) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		nc, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		d := l.srv.defences
+		if d != nil && !d.admit(nc) {
+			continue
+		}
+		tc := l.srv.conns.add(l.srv, nc, l.implicitTLS)
+		if d != nil && !l.implicitTLS {
+			tc.def = d.newConnDefence(tc)
+		}
+		return tc, nil
 	}
-	return l.srv.conns.add(l.srv, nc, l.implicitTLS), nil
 }
 
 // refusal is the line that answers a connection over a limit of the
@@ -103,6 +115,9 @@ type trackedConn struct {
 	net.Conn
 	table *connTable
 	sess  *session
+	// def holds the port 25 defences of the connection (nil on
+	// submission), which watch its writes (ratelimit_conn.go).
+	def *connDefence
 
 	closeOnce sync.Once
 
@@ -122,6 +137,15 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 		c.readTimedOut.Store(true)
 	}
 	return n, err
+}
+
+// Write writes p, through the port 25 defences when the connection has
+// them.
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if c.def != nil {
+		return c.def.write(p)
+	}
+	return c.Conn.Write(p)
 }
 
 // past is a deadline that has already expired.

@@ -60,9 +60,12 @@ type Server struct {
 	tlsConfig  *tls.Config
 	smtp       *smtp.Server
 
-	guard   *connguard.Guard
-	conns   connTable
-	closing atomic.Bool
+	guard *connguard.Guard
+	conns connTable
+	// defences are port 25's rate limits, blocklists and allowlist
+	// (ratelimit_server.go); nil on submission.
+	defences *defences
+	closing  atomic.Bool
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -102,6 +105,9 @@ func newServer(opts Options, submission bool) *Server {
 		s.proto = "submission"
 	}
 	s.log = log.With("proto", s.proto)
+	if !submission {
+		s.defences = newDefences(s.cfg, host, s.log)
+	}
 	s.guard = connguard.New(connguard.Options{Proto: s.proto, Limits: s.cfg.Limits, NoLogin: !submission, Logger: log})
 	if opts.TLSConfig != nil {
 		// Microsoft's senders abort STARTTLS after a Go session ticket.

@@ -39,6 +39,9 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 		}
 		from = addr
 	}
+	if err := s.checkMail(from); err != nil { // port 25 rate limit
+		return err
+	}
 	s.from = from
 	return nil
 }
@@ -57,10 +60,15 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		s.log.Info("recipient refused", "to", to, "code", rerr.Code)
 		return rerr
 	}
+	if err := s.checkRcpt(); err != nil { // port 25 rate limit
+		return err
+	}
 	res, err := s.srv.opts.Accounts.Resolve(addr)
 	switch {
 	case errors.Is(err, accounts.ErrNotLocal) && s.srv.submission:
 		res = accounts.Resolution{Remote: []string{addr}}
+	case errors.Is(err, accounts.ErrNoSuchUser) && s.noteUnknownRecipient() != nil: // directory harvest
+		return replyTooManyUnknown
 	case err != nil:
 		return reply(s.log.With("to", addr), "recipient", err)
 	}

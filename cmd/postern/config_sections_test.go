@@ -38,7 +38,7 @@ func TestConfigSectionsTakeDefaults(t *testing.T) {
 	}
 	wantIMAP := imapd.DefaultConfig()
 	wantIMAP.IdleTimeout = 45 * time.Minute
-	if cfg.IMAP != wantIMAP || cfg.SMTP != smtpd.DefaultConfig() || cfg.POP3 != pop3d.DefaultConfig() ||
+	if cfg.IMAP != wantIMAP || !reflect.DeepEqual(cfg.SMTP, smtpd.DefaultConfig()) || cfg.POP3 != pop3d.DefaultConfig() ||
 		!reflect.DeepEqual(cfg.Queue, queue.DefaultConfig()) {
 		t.Fatalf("sections:\n%+v\n%+v\n%+v\n%+v", cfg.SMTP, cfg.IMAP, cfg.POP3, cfg.Queue)
 	}

@@ -66,10 +66,14 @@ func TestDevFromCleanDirectoryWithCurl(t *testing.T) {
 	msg := func(subject string) string {
 		return "From: demo@example.test\r\nTo: demo@example.test\r\nSubject: " + subject + "\r\n\r\nhello from curl\r\n"
 	}
+	// Mail from elsewhere must not claim the household's own domain in
+	// From: (on port 25 that is refused as spoofing when it cannot be
+	// verified).
+	inbound := "From: someone@elsewhere.test\r\nTo: demo@example.test\r\nSubject: via mx\r\n\r\nhello from curl\r\n"
 
 	// Incoming mail on the MX port (no login), submission with STARTTLS
 	// and with implicit TLS (login).
-	curl(t, curlBin, msg("via mx"), "smtp://"+s.listeners["smtp"], "--mail-from", "someone@elsewhere.test",
+	curl(t, curlBin, inbound, "smtp://"+s.listeners["smtp"], "--mail-from", "someone@elsewhere.test",
 		"--mail-rcpt", devUser, "-T", "-")
 	curl(t, curlBin, msg("via submission"), "--ssl-reqd", "smtp://"+s.listeners["submission"], "--user", user,
 		"--mail-from", devUser, "--mail-rcpt", devUser, "-T", "-")
