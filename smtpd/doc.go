@@ -25,6 +25,15 @@
 // expired deadline, so go-smtp answers 421) while a message being
 // received finishes and gets its reply.
 //
+// Port 25 has defences of its own: connection, message and recipient
+// rates per address and network, directory-harvest and protocol-error
+// closes, DNS blocklists at connect (whose lookups hold go-smtp's
+// greeting) and allowlists (ratelimit*.go, dnsbl.go, allow.go). At the
+// end of DATA, mail received there is verified (verify.go, with package
+// inbound: SPF, DKIM, DMARC), gets an Authentication-Results header (any
+// claiming Postern's authserv-id is removed first) and the DMARC policy
+// decides between INBOX, Junk and 550.
+//
 // Errors become replies in one function, reply (errors.go). go-smtp
 // matches *smtp.SMTPError by type assertion, so the named replies are
 // returned unwrapped.

@@ -28,21 +28,27 @@ type Conn struct {
 	// tlsPending: an implicit-TLS connection whose handshake has not
 	// finished; its bytes are not counted as input.
 	tlsPending bool
-	inBytes    int  // input counted against LoginInputBytes
+	inBytes    int  // input counted against the stretch's bound
+	afterTLS   bool // a handshake finished: LoginInputBytesTLS applies
 	overInput  bool // LoginInputBytes was exceeded (logged once)
 }
 
-// LoginInputBytes is how much a connection may send before login in one
-// stretch: from accept (plain ports) or from the end of a TLS handshake
-// to the next handshake or the login. A real client needs a few hundred
-// bytes (CAPABILITY, STARTTLS, ID, LOGIN or AUTHENTICATE; a TLS
-// ClientHello of up to about 3 KiB after STARTTLS counts too). It bounds
-// what an unauthenticated client can make the protocol code parse: a
-// 50 KiB IMAP command of nested search keys makes go-imap's parser
-// recurse 12,000 levels deep (about 40 MB of stack) before Postern can
-// refuse it; 8 KiB keeps that under 8 MB. Past it the connection is
-// closed. Not applied where nobody logs in (port 25).
-const LoginInputBytes = 8 << 10
+// LoginInputBytes and LoginInputBytesTLS are how much a connection may
+// send before login in one stretch: LoginInputBytes from accept on a
+// plain port to its STARTTLS handshake (the TLS ClientHello, up to about
+// 3 KiB, is read before the handshake's bound starts, so it counts),
+// LoginInputBytesTLS from the end of a TLS handshake to the login. A
+// real client needs a few hundred bytes (CAPABILITY, STARTTLS, ID, LOGIN
+// or AUTHENTICATE). They bound what an unauthenticated client can make
+// the protocol code parse: a 50 KiB IMAP command of nested search keys
+// makes go-imap's parser recurse 12,000 levels deep (about 40 MB of
+// stack) before Postern can refuse it; 4 KiB keeps that to about 4 MB.
+// Past the bound the connection is closed. Not applied where nobody logs
+// in (port 25).
+const (
+	LoginInputBytes    = 8 << 10
+	LoginInputBytesTLS = 4 << 10
+)
 
 // ErrLoginInput is the read error of a connection that sent more than
 // LoginInputBytes before login; the connection is closed.
@@ -103,7 +109,11 @@ func (c *Conn) applyLocked() {
 func (c *Conn) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	counted := !c.loggedIn && !c.g.opts.NoLogin && !c.tlsPending && c.hsEnd.IsZero()
-	left := LoginInputBytes - c.inBytes
+	limit := LoginInputBytes
+	if c.afterTLS {
+		limit = LoginInputBytesTLS
+	}
+	left := limit - c.inBytes
 	c.mu.Unlock()
 	if !counted {
 		return c.Conn.Read(p)
@@ -139,6 +149,7 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	if !c.hsEnd.IsZero() {
 		c.hsEnd = time.Time{}
 		c.inBytes = 0
+		c.afterTLS = true
 	}
 	c.wantR = t
 	return c.Conn.SetReadDeadline(earliest(t, c.readCapLocked()))
@@ -169,6 +180,7 @@ func (c *Conn) handshakeDone() {
 	defer c.mu.Unlock()
 	c.tlsPending = false
 	c.inBytes = 0
+	c.afterTLS = true
 }
 
 // handshakeStarted bounds the reads and writes of the TLS handshake that

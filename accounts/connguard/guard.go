@@ -235,7 +235,7 @@ func (g *Guard) noteRefusal(remote net.Addr, src, network netip.Prefix, reason R
 // before login.
 func (g *Guard) noteOverInput(c *Conn) {
 	g.overflow.Add(1)
-	g.log.Warn("connection closed: too much input before login", "limit", "login_input", "max", LoginInputBytes,
+	g.log.Warn("connection closed: too much input before login", "limit", "login_input", "max_plain", LoginInputBytes, "max_tls", LoginInputBytesTLS,
 		"source", addrOf(c.RemoteAddr()), "network", c.network.String())
 }
 

@@ -419,9 +419,9 @@ func TestLoginInputAfterImplicitTLS(t *testing.T) {
 	defer tc.Close()
 	// Whatever the handshake took, the application data gets its own
 	// budget: the server decrypts the records that fit in it whole.
-	go tc.Write(make([]byte, 3*LoginInputBytes))
+	go tc.Write(make([]byte, 3*LoginInputBytesTLS))
 	n := <-done
-	if n < LoginInputBytes/2 || n > LoginInputBytes {
-		t.Fatalf("server read %d bytes of application data before closing, want %d to %d", n, LoginInputBytes/2, LoginInputBytes)
+	if n < LoginInputBytesTLS/2 || n > LoginInputBytesTLS {
+		t.Fatalf("server read %d bytes of application data before closing, want %d to %d", n, LoginInputBytesTLS/2, LoginInputBytesTLS)
 	}
 }

@@ -29,6 +29,12 @@ const (
 	dosBound = time.Second
 	// bombMessages is the size of the INBOX the SEARCH bombs run on.
 	bombMessages = 16_000
+	// otherUserBound is how long another user's whole session (login,
+	// SELECT, FETCH, SEARCH, LOGOUT) may take while one user's searches
+	// load the server: a guard against being starved or stuck, loose
+	// because the test shares two cores with the rest of the suite (the
+	// figures are in the log).
+	otherUserBound = 5 * time.Second
 )
 
 // TestAttacksLeaveTheHouseholdServed drives the attacks of issue 16
@@ -197,7 +203,7 @@ func TestAttacksLeaveTheHouseholdServed(t *testing.T) {
 		if growth > 100 {
 			t.Errorf("RSS grew by %d MiB, budget 100", growth)
 		}
-		if worstAnna > 2*time.Second {
+		if worstAnna > otherUserBound {
 			t.Errorf("anna's session took %v during the searches", worstAnna)
 		}
 	})
@@ -205,8 +211,8 @@ func TestAttacksLeaveTheHouseholdServed(t *testing.T) {
 	t.Run("SEARCH bombs before login", func(t *testing.T) {
 		// 20 connections of one address (its whole per-address allowance)
 		// send the bomb without logging in. Input before login is capped
-		// at connguard.LoginInputBytes, so go-imap's parser gets at most
-		// 8 KiB of it and the connection is closed.
+		// at connguard.LoginInputBytesTLS, so go-imap's parser gets at
+		// most 4 KiB of it and the connection is closed.
 		pid := srv.cmd.Process.Pid
 		before := rssKiB(t, pid, "VmRSS")
 		bomb := "a SEARCH " + strings.Repeat("NOT ", 10_000) + "ALL\r\n"
@@ -285,7 +291,7 @@ func TestAttacksLeaveTheHouseholdServed(t *testing.T) {
 				t.Errorf("bomb answered %q, want BAD or NO [LIMIT]", a)
 			}
 		}
-		if worstAnna > 2*time.Second {
+		if worstAnna > otherUserBound {
 			t.Errorf("anna's session took %v during the bombs", worstAnna)
 		}
 	})
