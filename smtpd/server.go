@@ -194,7 +194,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		return nil
 	case <-ctx.Done():
-		s.smtp.Close()
+		// Not s.smtp.Close: go-smtp's Shutdown, still running, has
+		// closed its listeners, and Close racing with it can close its
+		// done channel twice (a panic). Closing the connections ends its
+		// handlers, and with them that Shutdown.
 		s.conns.closeAll()
 		return ctx.Err()
 	}
