@@ -17,6 +17,7 @@ import (
 	"postern/accounts"
 	"postern/accounts/connguard"
 	"postern/maildir"
+	"postern/smtpd/inbound"
 	"postern/smtpd/queue"
 )
 
@@ -61,6 +62,8 @@ type Server struct {
 	smtp       *smtp.Server
 
 	guard *connguard.Guard
+	// dns keeps sender verification's DNS answers for a minute.
+	dns   *inbound.Cache
 	conns connTable
 	// defences are port 25's rate limits, blocklists and allowlist
 	// (ratelimit_server.go); nil on submission.
@@ -108,6 +111,7 @@ func newServer(opts Options, submission bool) *Server {
 	if !submission {
 		s.defences = newDefences(s.cfg, host, s.log)
 	}
+	s.dns = inbound.NewCache(s.cfg.Resolver)
 	s.guard = connguard.New(connguard.Options{Proto: s.proto, Limits: s.cfg.Limits, NoLogin: !submission, Logger: log})
 	if opts.TLSConfig != nil {
 		// Microsoft's senders abort STARTTLS after a Go session ticket.

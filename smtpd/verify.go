@@ -30,7 +30,7 @@ func (s *session) verifySender(ctx context.Context, log *slog.Logger, msg *messa
 	if s.srv.submission || !cfg.verifying() {
 		return nil
 	}
-	v := inbound.Verifier{Resolver: cfg.Resolver, Timeout: cfg.DNSTimeout}
+	v := inbound.Verifier{Resolver: s.srv.dns, Timeout: cfg.DNSTimeout}
 	res, err := v.Check(ctx, inbound.Input{IP: s.remoteIP, Helo: s.conn.Hostname(), MailFrom: msg.from,
 		Message: msg.body.reader()})
 	if err != nil {
