@@ -108,16 +108,17 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	return e
 }
 
-// inbox returns the messages of user's INBOX, oldest first.
-func (e *testEnv) inbox(user string) []string {
+// folder returns the messages of a user's folder, oldest first (none
+// when the folder does not exist).
+func (e *testEnv) folder(user, name string) []string {
 	e.t.Helper()
 	a, err := e.store.Account(user)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	f, err := a.Folder("INBOX")
+	f, err := a.Folder(name)
 	if err != nil {
-		e.t.Fatal(err)
+		return nil
 	}
 	if err := f.Rescan(); err != nil {
 		e.t.Fatal(err)
@@ -140,6 +141,12 @@ func (e *testEnv) inbox(user string) []string {
 		out = append(out, string(b))
 	}
 	return out
+}
+
+// inbox returns the messages of user's INBOX, oldest first.
+func (e *testEnv) inbox(user string) []string {
+	e.t.Helper()
+	return e.folder(user, "INBOX")
 }
 
 // queued returns the envelopes in the outbound queue.

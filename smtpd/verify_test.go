@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -46,38 +45,6 @@ func (e *testEnv) sendMX(mailFrom, msg string) string {
 	c.Do("DATA", "354 ")
 	c.Send(msg + ".\r\n")
 	return c.Reply()
-}
-
-// folder returns the messages of a user's folder, oldest first (none
-// when the folder does not exist).
-func (e *testEnv) folder(user, name string) []string {
-	e.t.Helper()
-	a, err := e.store.Account(user)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	f, err := a.Folder(name)
-	if err != nil {
-		return nil
-	}
-	if err := f.Rescan(); err != nil {
-		e.t.Fatal(err)
-	}
-	msgs, _, err := f.Messages()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out []string
-	for _, m := range msgs {
-		rc, _, err := f.Open(m.UID)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		b, _ := io.ReadAll(rc)
-		rc.Close()
-		out = append(out, string(b))
-	}
-	return out
 }
 
 func mxMessage(from, extra string) string {

@@ -213,8 +213,7 @@ func TestAttacksLeaveTheHouseholdServed(t *testing.T) {
 		// send the bomb without logging in. Input before login is capped
 		// at connguard.LoginInputBytesTLS, so go-imap's parser gets at
 		// most 4 KiB of it and the connection is closed.
-		pid := srv.cmd.Process.Pid
-		before := rssKiB(t, pid, "VmRSS")
+		growthMiB := sampleRSS(t, srv.cmd.Process.Pid)
 		bomb := "a SEARCH " + strings.Repeat("NOT ", 10_000) + "ALL\r\n"
 		var wg sync.WaitGroup
 		var closed atomic.Int64
@@ -241,27 +240,9 @@ func TestAttacksLeaveTheHouseholdServed(t *testing.T) {
 				}
 			}()
 		}
-		var peak atomic.Int64
-		stop := make(chan struct{})
-		sampled := make(chan struct{})
-		go func() {
-			defer close(sampled)
-			for {
-				if r := rssKiB(t, pid, "VmRSS"); r > peak.Load() {
-					peak.Store(r)
-				}
-				select {
-				case <-stop:
-					return
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-		}()
 		worst := loginLatency(t, "127.1.0.1", ls["imaps"], "anna@example.test", "secret-pass", 3)
 		wg.Wait()
-		close(stop)
-		<-sampled
-		growth := (peak.Load() - before) / 1024
+		growth := growthMiB()
 		t.Logf("SEARCH bombs before login: 20 connections of 127.0.11.1, %d closed by the server; RSS +%d MiB at the peak; anna's login max %v",
 			closed.Load(), growth, worst)
 		if closed.Load() != 20 {
@@ -304,23 +285,7 @@ func TestAttacksLeaveTheHouseholdServed(t *testing.T) {
 func searchLoad(t *testing.T, srv *proc, ls mailListeners, cmds []string) (growthMiB int64, worstAnna time.Duration, answers []string) {
 	t.Helper()
 	pid := srv.cmd.Process.Pid
-	before := rssKiB(t, pid, "VmRSS")
-	var peak atomic.Int64
-	done := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			if r := rssKiB(t, pid, "VmRSS"); r > peak.Load() {
-				peak.Store(r)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	growth := sampleRSS(t, pid)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, cmd := range cmds {
@@ -354,9 +319,7 @@ func searchLoad(t *testing.T, srv *proc, ls mailListeners, cmds []string) (growt
 		worstAnna = max(worstAnna, time.Since(start))
 	}
 	wg.Wait()
-	close(done)
-	<-sampled
-	return (peak.Load() - before) / 1024, worstAnna, answers
+	return growth(), worstAnna, answers
 }
 
 func errText(err error) string {
@@ -619,6 +582,34 @@ func sendMail(t *testing.T, src, addr, rcpt string) {
 	tc.Do("DATA", "354 ")
 	tc.Do("Subject: during the flood\r\n\r\nstill here\r\n.", "250 ")
 	tc.Send("QUIT\r\n")
+}
+
+// sampleRSS samples process pid's resident memory every 10 ms from now
+// on; the function it returns stops sampling and returns the peak growth
+// over the first sample, in MiB.
+func sampleRSS(t *testing.T, pid int) func() int64 {
+	before := rssKiB(t, pid, "VmRSS")
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if r := rssKiB(t, pid, "VmRSS"); r > peak.Load() {
+				peak.Store(r)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		<-sampled
+		return (max(peak.Load(), before) - before) / 1024
+	}
 }
 
 // rssKiB reads a memory field (VmRSS, VmHWM) of process pid in KiB.
