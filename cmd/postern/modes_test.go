@@ -22,9 +22,8 @@ type modeCase struct {
 // looseDataDir lays out a data directory the way a careless operator (or
 // a restore with a wide umask) might leave it, every mode chmod'ed
 // explicitly so that the umask does not matter, and returns the modes
-// each path must have after a start. queueFile adds a file inside queue/
-// (a server started as root gives only queue/ itself to its user, so it
-// could not change a root-owned file there).
+// each path must have after a start. queueFile adds a file inside
+// queue/.
 func looseDataDir(t *testing.T, data string, queueFile bool) map[string]fs.FileMode {
 	t.Helper()
 	if _, err := selfSignedCert(filepath.Join(data, "certs", "self-signed"), []string{"localhost"}); err != nil {
@@ -168,7 +167,7 @@ func TestWorldReadableKeyFileIsAWarning(t *testing.T) {
 func TestServeTightensDataDirModes(t *testing.T) {
 	t.Parallel()
 	data := filepath.Join(openTempDir(t), "data")
-	want := looseDataDir(t, data, false)
+	want := looseDataDir(t, data, true)
 	top := fmt.Sprintf("hostname = \"localhost\"\ndata_dir = %q\nshutdown_timeout = \"5s\"\n", data)
 	srv, ls := serveOnLoopback(t, top, "[accounts]\ndomains = [\"example.test\"]\n[tls]\nmode = \"self-signed\"\n")
 	srv.waitFor(regexp.MustCompile(`listener=pop3s`), 30*time.Second)

@@ -58,9 +58,10 @@ func dropPrivileges(name, dataDir string) (string, error) {
 }
 
 // chownData gives the data directory to the unprivileged user: the
-// directory itself and its first level, plus the small accounts/, certs/
-// and dkim/ trees in full (files a root-run "postern user add" or
-// "postern dkim keygen" may have created). The mail store is not walked:
+// directory itself and its first level, plus the small accounts/, certs/,
+// dkim/ and queue/ trees in full (files a root-run "postern user add",
+// "postern dkim keygen" or a queue command may have created; the start
+// then tightens their modes as their owner). The mail store is not walked:
 // it is only ever written by the server, as that user.
 func chownData(dataDir string, uid, gid int) error {
 	if err := os.Lchown(dataDir, uid, gid); err != nil {
@@ -72,7 +73,7 @@ func chownData(dataDir string, uid, gid int) error {
 	}
 	for _, e := range ents {
 		p := filepath.Join(dataDir, e.Name())
-		if e.Name() == "accounts" || e.Name() == "certs" || e.Name() == "dkim" {
+		if e.Name() == "accounts" || e.Name() == "certs" || e.Name() == "dkim" || e.Name() == "queue" {
 			err = filepath.WalkDir(p, func(q string, _ fs.DirEntry, err error) error {
 				if err != nil {
 					return err
