@@ -43,9 +43,6 @@ const (
 // another address is served within dosBound of its unattacked time while
 // the attack runs, and that the server's memory stays within its budget.
 func TestAttacksLeaveTheHouseholdServed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end attack test")
-	}
 	srv, ls := dosServer(t)
 	baseline := loginLatency(t, "127.1.0.1", ls["imaps"], "anna@example.test", "secret-pass", 5)
 	t.Logf("baseline: IMAPS login from another address, max of 5: %v", baseline)
