@@ -14,7 +14,9 @@
 #      turn, in both modes: sessions kept (-logout-every 0) and a logout
 #      after every few commands (-logout-every 3), $CLIENTS clients for
 #      $DURATION each, all on one user's INBOX and Stress (created by the
-#      first run); a run with an inconsistency or a hang still counts;
+#      first run), spread over 10 loopback source addresses (-sources, as
+#      distinct devices; Postern limits connections not yet logged in per
+#      address); a run with an inconsistency or a hang still counts;
 #   4. prints, per mode, the median of total ops/s of each server, the
 #      ratio Postern/Dovecot, and the total inconsistencies (by check),
 #      hangs and errors of each server over its runs, then the commit.
@@ -136,8 +138,8 @@ mode = "self-signed"
 [log]
 level = "warn"
 [imap]
-max_conns_per_user_ip = $((CLIENTS + 10))
-max_conns = $((CLIENTS + 100))
+max_connections_per_user_ip = $((CLIENTS + 10))
+max_connections = $((CLIENTS + 200))
 CONF
 "$WORK/bin/postern" domain add -data "$P_DATA" bench.test
 printf '%s\n' "$PASSWORD" | "$WORK/bin/postern" user add -data "$P_DATA" --password-stdin "$ADDR_USER"
@@ -161,7 +163,8 @@ chown -R mail:mail "$MAILDIR_ROOT/bench.test"
 stress() { # stress ADDR LOGOUT_EVERY: one imap-stress result line
 	local addr=$1 every=$2
 	"$BENCH" imap-stress -addr "$addr" -tls -insecure -user "$ADDR_USER" -pass "$PASSWORD" \
-		-clients "$CLIENTS" -duration "$DURATION" -hang "$HANG" -seed "$SEED" -logout-every "$every" ||
+		-clients "$CLIENTS" -duration "$DURATION" -hang "$HANG" -seed "$SEED" -logout-every "$every" \
+		-sources 10 ||
 		echo "imap-stress against $addr (-logout-every $every) exited $?" >&2
 }
 
